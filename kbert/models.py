@@ -1,0 +1,198 @@
+"""The BERT models: the backbone, the pretraining model (MLM + NSP) and the classifier."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from kbert import objectives
+from kbert.config import BertConfig
+from kbert.layers.embeddings import BertEmbeddings
+from kbert.layers.encoder import TransformerEncoderLayer
+from kbert.layers.heads import ClassifierHead, MaskedLMHead, Pooler
+
+BACKBONE_INPUTS = ("token_ids", "segment_ids", "padding_mask")
+
+
+def _backbone_inputs() -> dict[str, keras.KerasTensor]:
+    return {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in BACKBONE_INPUTS}
+
+
+@keras.saving.register_keras_serializable(package="kbert")
+class BertBackbone(keras.Model):
+    """The BERT encoder: embeddings, `num_hidden_layers` Transformer layers, pooler.
+
+    Inputs: a dict of `token_ids`, `segment_ids`, `padding_mask`, each `[batch_size, seq_length]` int32.
+    Outputs: `sequence_output` `[batch_size, seq_length, hidden_size]` and `pooled_output` `[batch_size, hidden_size]`.
+    `with_internals()` gives a model over the same weights that also returns every layer's hidden states and
+    attention maps.
+
+    >>> backbone = BertBackbone(BertConfig.from_preset("tiny", vocab_size=100))
+    >>> ids = np.array([[2, 7, 8, 3, 0]])
+    >>> out = backbone({"token_ids": ids, "segment_ids": 0 * ids, "padding_mask": (ids > 0).astype("int32")})
+    >>> out["sequence_output"].shape
+    TensorShape([1, 5, 128])
+    """
+
+    def __init__(self, config: BertConfig, **kwargs):
+        # === Layers ===
+        embeddings = BertEmbeddings(
+            config.vocab_size, config.hidden_size, config.max_position_embeddings, config.type_vocab_size,
+            config.position_embedding_type, dropout=config.hidden_dropout_prob, layer_norm_eps=config.layer_norm_eps,
+            initializer_range=config.initializer_range, name="embeddings")
+        transformer_layers = [
+            TransformerEncoderLayer(
+                config.hidden_size, config.num_attention_heads, config.intermediate_size, config.hidden_act,
+                dropout=config.hidden_dropout_prob, attention_dropout=config.attention_probs_dropout_prob,
+                layer_norm_eps=config.layer_norm_eps, initializer_range=config.initializer_range,
+                name=f"transformer_layer_{i}")
+            for i in range(config.num_hidden_layers)
+        ]
+        pooler = Pooler(config.hidden_size, config.initializer_range, name="pooler")
+
+        # === Functional Model ===
+        inputs = _backbone_inputs()
+        outputs = _encode(inputs, embeddings, transformer_layers, pooler)
+        super().__init__(
+            inputs=inputs,
+            outputs={"sequence_output": outputs["sequence_output"], "pooled_output": outputs["pooled_output"]},
+            **kwargs,
+        )
+        self.embeddings = embeddings
+        self.transformer_layers = transformer_layers
+        self.pooler = pooler
+
+        # === Config ===
+        self.config = config
+
+    def with_internals(self) -> keras.Model:
+        """A model sharing these weights whose outputs add `hidden_states` (embeddings + each layer's output,
+        `num_hidden_layers + 1` tensors `[batch_size, seq_length, hidden_size]`) and `attention_maps`
+        (`num_hidden_layers` float32 tensors `[batch_size, num_heads, seq_length, seq_length]`)."""
+        inputs = _backbone_inputs()
+        return keras.Model(inputs, _encode(inputs, self.embeddings, self.transformer_layers, self.pooler),
+                           name=f"{self.name}_with_internals")
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(BertConfig.from_dict(config.pop("config")), **config)
+
+
+def _encode(inputs, embeddings, transformer_layers, pooler) -> dict:
+    """Connects the backbone's layers on `inputs`; returns every output a caller may want."""
+    x = embeddings(inputs["token_ids"], inputs["segment_ids"])
+    hidden_states, attention_maps = [x], []
+    for layer in transformer_layers:
+        x, probabilities = layer(x, inputs["padding_mask"])
+        hidden_states.append(x)
+        attention_maps.append(probabilities)
+    return {"sequence_output": x, "pooled_output": pooler(x),
+            "hidden_states": hidden_states, "attention_maps": attention_maps}
+
+
+def _backbone_features(inputs: dict) -> dict:
+    missing = [name for name in BACKBONE_INPUTS if name not in inputs]
+    if missing:
+        raise KeyError(f"Model inputs lack {missing}; got keys {sorted(inputs)}")
+    return {name: inputs[name] for name in BACKBONE_INPUTS}
+
+
+@keras.saving.register_keras_serializable(package="kbert")
+class BertPretrainer(keras.Model):
+    """BERT with its pretraining heads: masked LM (tied to the token table) and next-sentence prediction.
+
+    Inputs: the backbone inputs plus `mask_positions` `[batch_size, num_predictions]`. Outputs: `mlm_logits`
+    `[batch_size, num_predictions, vocab_size]` and `nsp_logits` `[batch_size, 2]`, both float32. With `compile()`,
+    `fit()` trains on batches of the pretraining features (`mask_ids`, `mask_weights`, `next_sentence_labels` too)
+    and reports `mlm_loss`, `nsp_loss`, `mlm_accuracy` and `nsp_accuracy`.
+    """
+
+    def __init__(self, backbone: BertBackbone, **kwargs):
+        super().__init__(**kwargs)
+        config = backbone.config
+        # === Layers ===
+        self.backbone = backbone
+        self.masked_lm_head = MaskedLMHead(config.vocab_size, config.hidden_size, config.hidden_act,
+                                           config.layer_norm_eps, config.initializer_range, name="masked_lm_head")
+        self.next_sentence_head = ClassifierHead(2, initializer_range=config.initializer_range,
+                                                 name="next_sentence_head")
+        # === Metrics ===
+        self.mlm_loss_tracker = keras.metrics.Mean(name="mlm_loss")
+        self.nsp_loss_tracker = keras.metrics.Mean(name="nsp_loss")
+        self.mlm_accuracy = keras.metrics.SparseCategoricalAccuracy(name="mlm_accuracy")
+        self.nsp_accuracy = keras.metrics.SparseCategoricalAccuracy(name="nsp_accuracy")
+
+    def call(self, inputs, training=None):
+        encoded = self.backbone(_backbone_features(inputs), training=training)
+        return {
+            "mlm_logits": self.masked_lm_head(encoded["sequence_output"], inputs["mask_positions"],
+                                              self.backbone.embeddings.token_embeddings),
+            "nsp_logits": self.next_sentence_head(encoded["pooled_output"], training=training),
+        }
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        total, mlm, nsp = objectives.pretraining_loss(x, y_pred)
+        self.mlm_loss_tracker.update_state(mlm)
+        self.nsp_loss_tracker.update_state(nsp)
+        return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        self.mlm_accuracy.update_state(x["mask_ids"], y_pred["mlm_logits"], sample_weight=x["mask_weights"])
+        self.nsp_accuracy.update_state(x["next_sentence_labels"], y_pred["nsp_logits"])
+        return self.get_metrics_result()
+
+    def get_config(self):
+        return {"backbone": keras.saving.serialize_keras_object(self.backbone), "name": self.name,
+                "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(keras.saving.deserialize_keras_object(config.pop("backbone")), **config)
+
+
+@keras.saving.register_keras_serializable(package="kbert")
+class BertClassifier(keras.Model):
+    """A sequence classifier for single sentences or sentence pairs: dropout + dense on the pooled output.
+
+    Inputs: the backbone inputs (a pair is packed as `[CLS] A [SEP] B [SEP]` with segment ids 0/1). Output:
+    `logits` `[batch_size, num_labels]` float32. Train with `fit(features, labels)`; metric `accuracy`.
+    """
+
+    def __init__(self, backbone: BertBackbone, num_labels: int, dropout: float | None = None, **kwargs):
+        super().__init__(**kwargs)
+        config = backbone.config
+        dropout = config.hidden_dropout_prob if dropout is None else dropout
+        # === Layers ===
+        self.backbone = backbone
+        self.classifier_head = ClassifierHead(num_labels, dropout=dropout, initializer_range=config.initializer_range,
+                                              name="classifier_head")
+        # === Metrics ===
+        self.accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        # === Config ===
+        self.num_labels = num_labels
+        self.dropout = dropout
+
+    def call(self, inputs, training=None):
+        encoded = self.backbone(_backbone_features(inputs), training=training)
+        return {"logits": self.classifier_head(encoded["pooled_output"], training=training)}
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return ops.mean(objectives.classification_loss(y, y_pred["logits"]))
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        self.accuracy.update_state(y, y_pred["logits"], sample_weight=sample_weight)
+        return self.get_metrics_result()
+
+    def get_config(self):
+        return {"backbone": keras.saving.serialize_keras_object(self.backbone), "num_labels": self.num_labels,
+                "dropout": self.dropout, "name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(keras.saving.deserialize_keras_object(config.pop("backbone")), **config)

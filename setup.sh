@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Sets up kbert on a fresh machine: a virtual environment in .venv with the pinned dependencies.
+# `bash setup.sh` installs what training and the app need; `bash setup.sh --dev` adds what the tests need.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+requirements=requirements.txt
+if [[ "${1:-}" == "--dev" ]]; then
+  requirements=requirements-dev.txt
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -r "$requirements"
