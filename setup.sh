@@ -14,3 +14,4 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -r "$requirements"
+.venv/bin/python -m pip install --quiet --no-deps --editable .

@@ -106,9 +106,9 @@ class BertPretrainer(keras.Model):
     """BERT with its pretraining heads: masked LM (tied to the token table) and next-sentence prediction.
 
     Inputs: the backbone inputs plus `mask_positions` `[batch_size, num_predictions]`. Outputs: `mlm_logits`
-    `[batch_size, num_predictions, vocab_size]` and `nsp_logits` `[batch_size, 2]`, both float32. With `compile()`,
-    `fit()` trains on batches of the pretraining features (`mask_ids`, `mask_weights`, `next_sentence_labels` too)
-    and reports `mlm_loss`, `nsp_loss`, `mlm_accuracy` and `nsp_accuracy`.
+    `[batch_size, num_predictions, vocab_size]` (compute dtype) and `nsp_logits` `[batch_size, 2]` (float32).
+    With `compile()`, `fit()` trains on batches of the pretraining features (`mask_ids`, `mask_weights` and
+    `next_sentence_labels` too) and reports `mlm_loss`, `nsp_loss`, `mlm_accuracy` and `nsp_accuracy`.
     """
 
     def __init__(self, backbone: BertBackbone, **kwargs):
@@ -125,13 +125,28 @@ class BertPretrainer(keras.Model):
         self.nsp_loss_tracker = keras.metrics.Mean(name="nsp_loss")
         self.mlm_accuracy = keras.metrics.SparseCategoricalAccuracy(name="mlm_accuracy")
         self.nsp_accuracy = keras.metrics.SparseCategoricalAccuracy(name="nsp_accuracy")
+        self.build()
+
+    def build(self, input_shape=None):
+        """Creates the heads' weights now (the backbone is built already), so loading a saved model finds them."""
+        self.masked_lm_head.build()
+        self.next_sentence_head.build((None, self.backbone.config.hidden_size))
+        self.built = True
 
     def call(self, inputs, training=None):
-        encoded = self.backbone(_backbone_features(inputs), training=training)
+        # The last layer computes only the rows the heads read ([CLS] and the masked positions): the same
+        # numbers as running it everywhere, without the work whose result is thrown away.
+        backbone = self.backbone
+        mask_positions = ops.cast(inputs["mask_positions"], "int32")
+        x = backbone.embeddings(inputs["token_ids"], inputs["segment_ids"], training=training)
+        for layer in backbone.transformer_layers[:-1]:
+            x, _ = layer(x, inputs["padding_mask"], training=training)
+        read_rows = ops.concatenate([ops.zeros_like(mask_positions[:, :1]), mask_positions], axis=1)
+        x, _ = backbone.transformer_layers[-1](x, inputs["padding_mask"], read_rows, training=training)
+        predictions = ops.arange(1, ops.shape(read_rows)[1])[None, :] * ops.ones_like(mask_positions)
         return {
-            "mlm_logits": self.masked_lm_head(encoded["sequence_output"], inputs["mask_positions"],
-                                              self.backbone.embeddings.token_embeddings),
-            "nsp_logits": self.next_sentence_head(encoded["pooled_output"], training=training),
+            "mlm_logits": self.masked_lm_head(x, predictions, backbone.embeddings.token_embeddings),
+            "nsp_logits": self.next_sentence_head(backbone.pooler(x), training=training),
         }
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -176,6 +191,12 @@ class BertClassifier(keras.Model):
         # === Config ===
         self.num_labels = num_labels
         self.dropout = dropout
+        self.build()
+
+    def build(self, input_shape=None):
+        """Creates the head's weights now, so loading a saved model finds them."""
+        self.classifier_head.build((None, self.backbone.config.hidden_size))
+        self.built = True
 
     def call(self, inputs, training=None):
         encoded = self.backbone(_backbone_features(inputs), training=training)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from keras import ops
 
+from kbert.layers.kernels import sparse_softmax_cross_entropy
+
 
 def masked_lm_loss_sum(mask_ids, mlm_logits, mask_weights):
     """Weighted cross-entropy summed over the prediction slots, and the sum of the weights.
 
-    `mask_ids` `[batch_size, num_predictions]`, `mlm_logits` `[batch_size, num_predictions, vocab_size]`,
+    `mask_ids` `[batch_size, num_predictions]`, `mlm_logits` `[batch_size, num_predictions, vocab_size]` (any float
+    dtype; the softmax runs in float32),
     `mask_weights` `[batch_size, num_predictions]` (0 on padded slots, which therefore add nothing). Returns two
     scalars; the mean loss is `loss_sum / weight_sum`, taken over the global batch under distribution.
     """
-    per_slot = ops.sparse_categorical_crossentropy(mask_ids, mlm_logits, from_logits=True)
+    per_slot = sparse_softmax_cross_entropy(mlm_logits, mask_ids)
     weights = ops.cast(mask_weights, "float32")
     return ops.sum(per_slot * weights), ops.sum(weights)
 

@@ -203,3 +203,16 @@ def test_mixed_bfloat16_keeps_softmax_and_layer_norm_in_float32():
 def test_unknown_precision_is_refused():
     with pytest.raises(ValueError, match="mixed_bfloat16"):
         precision.set_policy("bf16")
+
+
+def test_pretrainer_last_layer_shortcut_equals_the_full_backbone():
+    """The pretrainer runs its last layer only at [CLS] and the masked rows; the numbers must not change."""
+    model = BertPretrainer(BertBackbone(tiny_config()))
+    features = pretraining_batch(VOCAB)
+    outputs = model(features)
+    encoded = model.backbone(random_backbone_inputs(VOCAB, batch_size=4))
+    expected_mlm = model.masked_lm_head(encoded["sequence_output"], features["mask_positions"],
+                                        model.backbone.embeddings.token_embeddings)
+    np.testing.assert_allclose(np.asarray(outputs["mlm_logits"]), np.asarray(expected_mlm), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(outputs["nsp_logits"]),
+                               np.asarray(model.next_sentence_head(encoded["pooled_output"])), atol=1e-5)

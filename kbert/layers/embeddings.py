@@ -6,7 +6,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from kbert.layers.dropout import Dropout
 from kbert.layers.initializers import bert_initializer
+from kbert.layers.normalization import LayerNorm
 
 
 def sinusoidal_table(num_positions: int, hidden_size: int) -> np.ndarray:
@@ -49,9 +51,8 @@ class BertEmbeddings(keras.layers.Layer):
             raise ValueError(
                 f"position_embedding_type must be 'learned' or 'sinusoidal', got {position_embedding_type!r}")
         # === Layers ===
-        self.layer_norm = keras.layers.LayerNormalization(epsilon=layer_norm_eps, dtype=self.dtype_policy,
-                                                          name="layer_norm")
-        self.dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy, name="dropout")
+        self.layer_norm = LayerNorm(layer_norm_eps, dtype=self.dtype_policy, name="layer_norm")
+        self.dropout = Dropout(dropout, dtype=self.dtype_policy, name="dropout")
         # === Config ===
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size

@@ -4,22 +4,20 @@ LayerNorm."""
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 from kbert.layers.attention import MultiHeadSelfAttention
-from kbert.layers.initializers import bert_initializer
+from kbert.layers.dense import Dense
+from kbert.layers.dropout import Dropout
+from kbert.layers.normalization import LayerNorm
 
-
-def gelu_activation(kind: str):
-    """`gelu` is the exact erf form (Hugging Face); `gelu_approximate` the tanh form (Google's checkpoints)."""
-    if kind not in ("gelu", "gelu_approximate"):
-        raise ValueError(f"activation must be 'gelu' or 'gelu_approximate', got {kind!r}")
-    approximate = kind == "gelu_approximate"
-    return lambda x: keras.activations.gelu(x, approximate=approximate)
+GELU_FORMS = ("gelu", "gelu_approximate")
 
 
 @keras.saving.register_keras_serializable(package="kbert")
 class TransformerEncoderLayer(keras.layers.Layer):
-    """Post-LayerNorm encoder layer.
+    """Post-LayerNorm encoder layer. `activation` is `gelu` (exact, erf; Hugging Face) or `gelu_approximate`
+    (tanh; Google's checkpoints).
 
     Call with `x` `[batch_size, seq_length, hidden_size]` and `padding_mask` `[batch_size, seq_length]`; returns the
     new hidden states (same shape) and the attention probabilities `[batch_size, num_heads, seq_length, seq_length]`.
@@ -29,20 +27,19 @@ class TransformerEncoderLayer(keras.layers.Layer):
                  dropout: float = 0.1, attention_dropout: float = 0.1, layer_norm_eps: float = 1e-12,
                  initializer_range: float = 0.02, **kwargs):
         super().__init__(**kwargs)
-        init = bert_initializer(initializer_range)
+        if activation not in GELU_FORMS:
+            raise ValueError(f"activation must be one of {GELU_FORMS}, got {activation!r}")
         policy = self.dtype_policy
         # === Layers ===
         self.attention = MultiHeadSelfAttention(hidden_size, num_heads, dropout=attention_dropout,
                                                 initializer_range=initializer_range, dtype=policy, name="attention")
-        self.attention_dropout = keras.layers.Dropout(dropout, dtype=policy, name="attention_output_dropout")
-        self.attention_layer_norm = keras.layers.LayerNormalization(epsilon=layer_norm_eps, dtype=policy,
-                                                                    name="attention_layer_norm")
-        self.intermediate_dense = keras.layers.Dense(intermediate_size, activation=gelu_activation(activation),
-                                                     kernel_initializer=init, dtype=policy, name="intermediate_dense")
-        self.output_dense = keras.layers.Dense(hidden_size, kernel_initializer=init, dtype=policy, name="output_dense")
-        self.output_dropout = keras.layers.Dropout(dropout, dtype=policy, name="output_dropout")
-        self.output_layer_norm = keras.layers.LayerNormalization(epsilon=layer_norm_eps, dtype=policy,
-                                                                 name="output_layer_norm")
+        self.attention_dropout = Dropout(dropout, dtype=policy, name="attention_output_dropout")
+        self.attention_layer_norm = LayerNorm(layer_norm_eps, dtype=policy, name="attention_layer_norm")
+        self.intermediate_dense = Dense(intermediate_size, activation=activation, initializer_range=initializer_range,
+                                        dtype=policy, name="intermediate_dense")
+        self.output_dense = Dense(hidden_size, initializer_range=initializer_range, dtype=policy, name="output_dense")
+        self.output_dropout = Dropout(dropout, dtype=policy, name="output_dropout")
+        self.output_layer_norm = LayerNorm(layer_norm_eps, dtype=policy, name="output_layer_norm")
         # === Config ===
         self.hidden_size = hidden_size
         self.num_heads = num_heads
@@ -53,22 +50,26 @@ class TransformerEncoderLayer(keras.layers.Layer):
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
 
-    def build(self, x_shape, padding_mask_shape=None):
-        hidden = (None, None, self.hidden_size)
-        self.attention.build(hidden)
+    def build(self, x_shape, padding_mask_shape=None, query_positions_shape=None):
+        hidden = (None, self.hidden_size)
+        self.attention.build((None, None, self.hidden_size))
         self.attention_layer_norm.build(hidden)
         self.intermediate_dense.build(hidden)
-        self.output_dense.build((None, None, self.intermediate_size))
+        self.output_dense.build((None, self.intermediate_size))
         self.output_layer_norm.build(hidden)
 
-    def call(self, x, padding_mask, training=None):
-        attended, probabilities = self.attention(x, padding_mask, training=training)
-        x = self.attention_layer_norm(x + self.attention_dropout(attended, training=training))
+    def call(self, x, padding_mask, query_positions=None, training=None):
+        """`query_positions` `[batch_size, num_queries]` computes the outputs at those positions only (see
+        `MultiHeadSelfAttention.call`)."""
+        attended, probabilities = self.attention(x, padding_mask, query_positions, training=training)
+        if query_positions is not None:
+            x = tf.gather(x, query_positions, batch_dims=1)
+        x = self.attention_layer_norm(self.attention_dropout(attended, training=training), x)
         feed_forward = self.output_dense(self.intermediate_dense(x))
-        x = self.output_layer_norm(x + self.output_dropout(feed_forward, training=training))
+        x = self.output_layer_norm(self.output_dropout(feed_forward, training=training), x)
         return x, probabilities
 
-    def compute_output_shape(self, x_shape, padding_mask_shape=None):
+    def compute_output_shape(self, x_shape, padding_mask_shape=None, query_positions_shape=None):
         return x_shape, (x_shape[0], self.num_heads, x_shape[1], x_shape[1])
 
     def get_config(self):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import ops
 
-from kbert.layers.encoder import gelu_activation
-from kbert.layers.initializers import bert_initializer
+from kbert.layers.dense import Dense
+from kbert.layers.dropout import Dropout
+from kbert.layers.normalization import LayerNorm
 
 
 @keras.saving.register_keras_serializable(package="kbert")
@@ -15,9 +17,8 @@ class Pooler(keras.layers.Layer):
 
     def __init__(self, hidden_size: int, initializer_range: float = 0.02, **kwargs):
         super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(hidden_size, activation="tanh",
-                                        kernel_initializer=bert_initializer(initializer_range),
-                                        dtype=self.dtype_policy, name="dense")
+        self.dense = Dense(hidden_size, activation="tanh", initializer_range=initializer_range,
+                           dtype=self.dtype_policy, name="dense")
         self.hidden_size = hidden_size
         self.initializer_range = initializer_range
 
@@ -42,19 +43,17 @@ class MaskedLMHead(keras.layers.Layer):
 
     Call with `sequence_output` `[batch_size, seq_length, hidden_size]`, `mask_positions`
     `[batch_size, num_predictions]` and the token table `[vocab_size, hidden_size]` (the embedding layer's weights,
-    passed at call time so the tie needs no shared-layer bookkeeping); returns float32 logits
-    `[batch_size, num_predictions, vocab_size]`.
+    passed at call time so the tie needs no shared-layer bookkeeping); returns logits
+    `[batch_size, num_predictions, vocab_size]` in the compute dtype (losses take their softmax in float32).
     """
 
     def __init__(self, vocab_size: int, hidden_size: int, activation: str = "gelu", layer_norm_eps: float = 1e-12,
                  initializer_range: float = 0.02, **kwargs):
         super().__init__(**kwargs)
         # === Layers ===
-        self.transform_dense = keras.layers.Dense(hidden_size, activation=gelu_activation(activation),
-                                                  kernel_initializer=bert_initializer(initializer_range),
-                                                  dtype=self.dtype_policy, name="transform_dense")
-        self.layer_norm = keras.layers.LayerNormalization(epsilon=layer_norm_eps, dtype=self.dtype_policy,
-                                                          name="layer_norm")
+        self.transform_dense = Dense(hidden_size, activation=activation, initializer_range=initializer_range,
+                                     dtype=self.dtype_policy, name="transform_dense")
+        self.layer_norm = LayerNorm(layer_norm_eps, dtype=self.dtype_policy, name="layer_norm")
         # === Config ===
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
@@ -63,16 +62,17 @@ class MaskedLMHead(keras.layers.Layer):
         self.initializer_range = initializer_range
 
     def build(self, sequence_output_shape=None, mask_positions_shape=None, token_table_shape=None):
-        self.transform_dense.build((None, None, self.hidden_size))
-        self.layer_norm.build((None, None, self.hidden_size))
+        self.transform_dense.build((None, self.hidden_size))
+        self.layer_norm.build((None, self.hidden_size))
         self.output_bias = self.add_weight(shape=(self.vocab_size,), initializer="zeros", name="output_bias")
 
     def call(self, sequence_output, mask_positions, token_table):
-        gathered = ops.take_along_axis(sequence_output, ops.cast(mask_positions, "int32")[:, :, None], axis=1)
+        gathered = tf.gather(sequence_output, tf.cast(mask_positions, tf.int32), batch_dims=1)
         x = self.layer_norm(self.transform_dense(gathered))
-        table = ops.cast(token_table, self.compute_dtype)
-        logits = ops.matmul(x, ops.transpose(table)) + ops.cast(self.output_bias, self.compute_dtype)
-        return ops.cast(logits, "float32")
+        rows = tf.reshape(x, (-1, self.hidden_size))
+        logits = tf.matmul(rows, tf.cast(token_table, self.compute_dtype), transpose_b=True)
+        logits = tf.nn.bias_add(logits, tf.cast(self.output_bias, self.compute_dtype))
+        return tf.reshape(logits, tf.concat([tf.shape(mask_positions), [self.vocab_size]], axis=0))
 
     def compute_output_shape(self, sequence_output_shape, mask_positions_shape, token_table_shape=None):
         return (*mask_positions_shape, self.vocab_size)
@@ -93,9 +93,8 @@ class ClassifierHead(keras.layers.Layer):
 
     def __init__(self, num_classes: int, dropout: float = 0.0, initializer_range: float = 0.02, **kwargs):
         super().__init__(**kwargs)
-        self.dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy, name="dropout")
-        self.dense = keras.layers.Dense(num_classes, kernel_initializer=bert_initializer(initializer_range),
-                                        dtype=self.dtype_policy, name="dense")
+        self.dropout = Dropout(dropout, dtype=self.dtype_policy, name="dropout")
+        self.dense = Dense(num_classes, initializer_range=initializer_range, dtype=self.dtype_policy, name="dense")
         self.num_classes = num_classes
         self.dropout_rate = dropout
         self.initializer_range = initializer_range

@@ -1,0 +1,37 @@
+"""LayerNorm with an optional residual input, run as one fused float32 kernel."""
+
+from __future__ import annotations
+
+import keras
+
+from kbert.layers import kernels
+
+
+@keras.saving.register_keras_serializable(package="kbert")
+class LayerNorm(keras.layers.Layer):
+    """`LayerNorm(x + residual)` over the last axis with weights `gamma` and `beta`; float32 inside, returns the
+    compute dtype. Any shape `[..., hidden_size]`."""
+
+    def __init__(self, epsilon: float = 1e-12, **kwargs):
+        # Weights stay float32: the kernel computes in float32 whatever the policy.
+        super().__init__(autocast=False, **kwargs)
+        self.epsilon = epsilon
+
+    def build(self, x_shape, residual_shape=None):
+        self.gamma = self.add_weight(shape=(x_shape[-1],), initializer="ones", name="gamma")
+        self.beta = self.add_weight(shape=(x_shape[-1],), initializer="zeros", name="beta")
+
+    def call(self, x, residual=None):
+        x = keras.ops.cast(x, self.compute_dtype)
+        if residual is None:
+            return kernels.layer_norm(x, self.gamma.value, self.beta.value, self.epsilon)
+        residual = keras.ops.cast(residual, self.compute_dtype)
+        return kernels.residual_layer_norm(x, residual, self.gamma.value, self.beta.value, self.epsilon)
+
+    def compute_output_shape(self, x_shape, residual_shape=None):
+        return x_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(epsilon=self.epsilon)
+        return config
