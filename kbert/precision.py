@@ -20,7 +20,10 @@ def current_policy() -> str:
 
 
 def default_jit_compile() -> bool:
-    """XLA where it is faster: on GPUs always; on CPUs only in float32 (XLA's CPU bf16 matmuls skip oneDNN's AMX)."""
-    if tf.config.list_physical_devices("GPU"):
-        return True
-    return current_policy() == "float32"
+    """XLA for whole training steps where it is faster: on GPUs and TPUs, not on CPUs.
+
+    Measured on a 2-core CPU (bench/bench_pretraining_step.py): XLA's CPU random-number kernels make dropout
+    orders of magnitude slower and its bfloat16 matmuls skip oneDNN, so a whole-step XLA `mini` step took
+    10-20x longer in both float32 and bfloat16. The encoder's elementwise kernels are XLA-fused either way.
+    """
+    return bool(tf.config.list_physical_devices("GPU") or tf.config.list_physical_devices("TPU"))

@@ -1,12 +1,18 @@
-"""keras-hub's `BertBackbone` (and `BertMaskedLM` head) weights into kbert, mapped by layer name."""
+"""keras-hub's `BertBackbone` (and `BertMaskedLM` head) weights into kbert by layer name, presets on disk too."""
 
 from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
 
 import numpy as np
 
 from kbert.config import BertConfig
+from kbert.convert.mapping import check_vocabulary
 from kbert.convert.weights import assign_weights
 from kbert.models import BertBackbone
+from kbert.text.vocab import load_vocabulary
 
 
 def config_from_keras_hub(hub_backbone) -> BertConfig:
@@ -74,3 +80,29 @@ def backbone_from_keras_hub(hub_backbone) -> BertBackbone:
     backbone = BertBackbone(config_from_keras_hub(hub_backbone))
     assign_weights(backbone, backbone_arrays_from_keras_hub(hub_backbone), source=f"keras-hub {hub_backbone.name}")
     return backbone
+
+
+def load_keras_hub_preset(directory: str | os.PathLike) -> tuple[BertBackbone, list[str]]:
+    """Loads a keras-hub BERT preset directory (written by `save_to_preset`) as a kbert backbone; returns it and the
+    vocabulary (`assets/tokenizer/vocabulary.txt`).
+
+    Only the backbone is carried over: keras-hub's masked-LM head uses the exact GELU and LayerNorm epsilon 1e-5,
+    which kbert's head (tied to the encoder's activation and epsilon) cannot reproduce.
+    """
+    import keras_hub  # kbert needs keras-hub only here, to build the preset's own model and read its weights.
+
+    directory = Path(directory)
+    config_path = directory / "config.json"
+    try:
+        class_name = json.loads(config_path.read_text(encoding="utf-8")).get("class_name")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{directory}: no config.json; pass a directory written by keras-hub's "
+                                "save_to_preset.") from None
+    if class_name != "BertBackbone":
+        raise ValueError(f"{config_path}: class_name is {class_name!r}; only keras-hub BertBackbone presets load "
+                         "into kbert.")
+    hub_backbone = keras_hub.models.BertBackbone.from_preset(str(directory))
+    vocab_path = directory / "assets" / "tokenizer" / "vocabulary.txt"
+    vocab = load_vocabulary(vocab_path)
+    check_vocabulary(vocab, hub_backbone.vocabulary_size, str(vocab_path))
+    return backbone_from_keras_hub(hub_backbone), vocab
