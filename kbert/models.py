@@ -27,6 +27,7 @@ class BertBackbone(keras.Model):
     `with_internals()` gives a model over the same weights that also returns every layer's hidden states and
     attention maps.
 
+    >>> import numpy as np
     >>> backbone = BertBackbone(BertConfig.from_preset("tiny", vocab_size=100))
     >>> ids = np.array([[2, 7, 8, 3, 0]])
     >>> out = backbone({"token_ids": ids, "segment_ids": 0 * ids, "padding_mask": (ids > 0).astype("int32")})
