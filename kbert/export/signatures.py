@@ -1,0 +1,205 @@
+"""What an exported model computes: `tf.Module`s whose serving signatures take raw strings and return plain tensors.
+
+Every signature tokenizes in-graph, packs to `seq_length`, then trims the padding columns to the batch's longest
+input rounded up to a multiple of `LENGTH_BUCKET` (short inputs run fast; few distinct shapes for the XLA kernels).
+Inputs are named `text` (and `text_pair`), each `[batch_size]` tf.string.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from kbert.models import BertBackbone, BertClassifier, BertPretrainer
+from kbert.text.tokenizer import BertTokenizer
+
+MAX_MASKS = 10  # fill_mask answers at most this many [MASK]s per text ...
+TOP_K = 10  # ... each with this many candidate tokens
+LENGTH_BUCKET = 16
+
+_TEXT = tf.TensorSpec([None], tf.string, name="text")
+_TEXT_PAIR = tf.TensorSpec([None], tf.string, name="text_pair")
+
+
+def _signature(*inputs: tf.TensorSpec):
+    """Marks a method as a serving signature with these inputs. Traced once by `signatures()` and saved only as a
+    signature (a `tf.function` attribute would be traced again by `tf.saved_model.save`)."""
+    def mark(method):
+        method.inputs = inputs
+        return method
+    return mark
+
+
+class _Serving(tf.Module):
+    """The signatures every export has: `encode`, `inspect` (each also for pairs) and `count_tokens`."""
+
+    task_signatures: tuple[str, ...] = ()  # a subclass's own signatures; its first is `serving_default`
+
+    def __init__(self, model: keras.Model, tokenizer: BertTokenizer, seq_length: int):
+        super().__init__(name="kbert_serving")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.seq_length = seq_length
+
+    def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
+        """Name -> concrete function, for `tf.saved_model.save(..., signatures=...)`; the first is the default."""
+        names = [*self.task_signatures, "encode", "encode_pair", "inspect", "inspect_pair", "count_tokens"]
+        functions = {}
+        for name in names:
+            method = getattr(self, name)  # no tensor-dependent Python control flow: autograph would only cost time
+            function = tf.function(method, input_signature=method.inputs, autograph=False)
+            functions[name] = function.get_concrete_function()
+        return {"serving_default": functions[names[0]], **functions}
+
+    @property
+    def backbone(self) -> BertBackbone:
+        return self.model.backbone
+
+    def _features(self, text: tf.Tensor, text_pair: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+        """Packed `token_ids`, `segment_ids`, `padding_mask`, int32 `[batch_size, length]` (see the module doc)."""
+        features = self.tokenizer(text, text_pair, seq_length=self.seq_length)
+        longest = tf.reduce_max(tf.reduce_sum(features["padding_mask"], axis=1))
+        length = tf.clip_by_value(-(-longest // LENGTH_BUCKET) * LENGTH_BUCKET, 1, self.seq_length)
+        return {key: value[:, :length] for key, value in features.items()}
+
+    def _encode(self, features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        outputs = self.backbone(features, training=False)
+        real = tf.cast(features["padding_mask"], outputs["sequence_output"].dtype)[:, :, None]
+        return {"sequence_output": outputs["sequence_output"] * real, "pooled_output": outputs["pooled_output"],
+                "padding_mask": features["padding_mask"]}
+
+    @_signature(_TEXT)
+    def encode(self, text):
+        """-> `sequence_output` `[batch_size, length, hidden_size]` (0 on padding), `pooled_output`
+        `[batch_size, hidden_size]`, `padding_mask` `[batch_size, length]`."""
+        return self._encode(self._features(text))
+
+    @_signature(_TEXT, _TEXT_PAIR)
+    def encode_pair(self, text, text_pair):
+        return self._encode(self._features(text, text_pair))
+
+    def _embed(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
+        """The embedding output `[batch_size, length, hidden_size]`: what the first encoder layer reads."""
+        return self.backbone.embeddings(features["token_ids"], features["segment_ids"], training=False)
+
+    def _attend(self, embedded: tf.Tensor, padding_mask: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Runs the encoder layers one by one from `embedded`; returns the last hidden states
+        `[batch_size, length, hidden_size]` and the attention maps `[batch_size, layers, heads, length, length]`."""
+        x, maps = embedded, []
+        for layer in self.backbone.transformer_layers:
+            x, probabilities = layer(x, padding_mask, training=False)
+            maps.append(probabilities)
+        return x, tf.stack(maps, axis=1)
+
+    def _inspect(self, features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        _, attentions = self._attend(self._embed(features), features["padding_mask"])
+        return self._inspect_common(features, attentions)
+
+    def _inspect_common(self, features: dict[str, tf.Tensor], attentions: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"tokens": self.tokenizer.id_to_token(features["token_ids"]), "attentions": attentions,
+                "padding_mask": features["padding_mask"]}
+
+    @_signature(_TEXT)
+    def inspect(self, text):
+        """For drawing: `tokens` tf.string `[batch_size, length]`, `padding_mask`, and `attentions`
+        `[batch_size, layers, heads, length, length]` (classifiers add `probabilities` and `attributions`)."""
+        return self._inspect(self._features(text))
+
+    @_signature(_TEXT, _TEXT_PAIR)
+    def inspect_pair(self, text, text_pair):
+        return self._inspect(self._features(text, text_pair))
+
+    @_signature(_TEXT)
+    def count_tokens(self, text):
+        """-> `num_tokens` int32 `[batch_size]`: WordPiece tokens of each text before packing (none cut)."""
+        return {"num_tokens": tf.cast(self.tokenizer.tokenize(text).row_lengths(), tf.int32)}
+
+
+class PretrainerServing(_Serving):
+    """A `BertPretrainer`'s signatures: `fill_mask`, `next_sentence`, plus the common ones."""
+
+    task_signatures = ("fill_mask", "next_sentence")
+
+    def __init__(self, model: BertPretrainer, tokenizer: BertTokenizer, seq_length: int):
+        super().__init__(model, tokenizer, seq_length)
+        self.top_k = min(TOP_K, tokenizer.vocab_size)
+
+    @_signature(_TEXT)
+    def fill_mask(self, text):
+        """-> for the first `MAX_MASKS` [MASK]s of each text, the `top_k` likeliest tokens: `token_ids` int32 and
+        `tokens` tf.string `[batch_size, MAX_MASKS, top_k]`, `probabilities` float32 (same shape, best first),
+        `mask_positions` int32 `[batch_size, MAX_MASKS]` and `num_masks` int32 `[batch_size]` (every [MASK] that fit
+        in seq_length, even beyond MAX_MASKS). Slot j is valid where j < num_masks; unused slots hold 0 and ""."""
+        features = self._features(text)
+        is_mask = tf.equal(features["token_ids"], self.tokenizer.mask_id)
+        num_masks = tf.reduce_sum(tf.cast(is_mask, tf.int32), axis=1)
+        # Only the slots some text of the batch needs are computed, then padded out to MAX_MASKS.
+        slots = tf.clip_by_value(tf.reduce_max(num_masks), 1, MAX_MASKS)
+        length = tf.shape(is_mask)[1]
+        columns = tf.range(length)[None, :]
+        order = tf.argsort(tf.where(is_mask, columns, columns + length), axis=1, stable=True)  # masks first
+        valid = tf.range(MAX_MASKS)[None, :] < num_masks[:, None]  # [batch_size, MAX_MASKS]
+        positions = tf.where(valid[:, :slots], order[:, :slots], 0)
+        logits = self.model({**features, "mask_positions": positions}, training=False)["mlm_logits"]
+        top_logits, token_ids = tf.math.top_k(logits, k=self.top_k)
+        probabilities = tf.exp(top_logits - tf.reduce_logsumexp(logits, axis=-1, keepdims=True))  # softmax, top k
+
+        def pad(x: tf.Tensor) -> tf.Tensor:  # [batch_size, slots, ...] -> [batch_size, MAX_MASKS, ...]
+            padded = tf.pad(x, [[0, 0], [0, MAX_MASKS - slots]] + [[0, 0]] * (x.shape.rank - 2))
+            return tf.ensure_shape(padded, [None, MAX_MASKS, *x.shape[2:]])
+
+        keep = valid[:, :, None]
+        token_ids = tf.where(keep, pad(token_ids), 0)
+        return {"token_ids": token_ids, "tokens": tf.where(keep, self.tokenizer.id_to_token(token_ids), ""),
+                "probabilities": tf.where(keep, pad(probabilities), 0.0), "mask_positions": pad(positions),
+                "num_masks": num_masks}
+
+    @_signature(_TEXT, _TEXT_PAIR)
+    def next_sentence(self, text, text_pair):
+        """-> `is_next` float32 `[batch_size]`: the probability that `text_pair` follows `text`."""
+        pooled = self.backbone(self._features(text, text_pair), training=False)["pooled_output"]
+        logits = self.model.next_sentence_head(pooled, training=False)
+        return {"is_next": tf.nn.softmax(logits)[:, 0]}  # label 0 = "is the continuation"
+
+
+class ClassifierServing(_Serving):
+    """A `BertClassifier`'s signatures: `classify` and `classify_pair`, plus the common ones; `inspect` adds
+    token attributions."""
+
+    task_signatures = ("classify", "classify_pair")
+
+    def __init__(self, model: BertClassifier, tokenizer: BertTokenizer, seq_length: int, label_names: list[str]):
+        super().__init__(model, tokenizer, seq_length)
+        self.label_names = tf.constant(label_names)
+
+    def _classify(self, features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        probabilities = tf.nn.softmax(self.model(features, training=False)["logits"])
+        batch_size = tf.shape(probabilities)[0]
+        return {"probabilities": probabilities, "label": tf.gather(self.label_names, tf.argmax(probabilities, -1)),
+                "label_names": tf.tile(self.label_names[None, :], [batch_size, 1])}
+
+    @_signature(_TEXT)
+    def classify(self, text):
+        """-> `probabilities` float32 `[batch_size, num_labels]`, `label` tf.string `[batch_size]` (the likeliest)
+        and `label_names` tf.string `[batch_size, num_labels]` (column i names probability i)."""
+        return self._classify(self._features(text))
+
+    @_signature(_TEXT, _TEXT_PAIR)
+    def classify_pair(self, text, text_pair):
+        return self._classify(self._features(text, text_pair))
+
+    def _inspect(self, features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """Adds `probabilities` and `attributions` `[batch_size, length]`: gradient x input on the embedding output,
+        summed over the hidden axis, of the predicted label's logit minus the mean logit (what moves the decision;
+        a shift of every logit does not), 0 on padding."""
+        with tf.GradientTape() as tape:
+            embedded = self._embed(features)
+            tape.watch(embedded)
+            sequence, attentions = self._attend(embedded, features["padding_mask"])
+            logits = self.model.classifier_head(self.backbone.pooler(sequence), training=False)
+            centred = logits - tf.reduce_mean(logits, axis=-1, keepdims=True)
+            target = tf.reduce_sum(tf.reduce_max(centred, axis=-1))  # rows are independent: one gradient for all
+        gradient = tape.gradient(target, embedded)
+        attributions = tf.reduce_sum(gradient * embedded, axis=-1) * tf.cast(features["padding_mask"], tf.float32)
+        return {**self._inspect_common(features, attentions), "probabilities": tf.nn.softmax(logits),
+                "attributions": attributions}

@@ -1,0 +1,289 @@
+"""Inference from an exported model directory alone: `pipeline(task, model_dir)` answers fill-mask, next-sentence,
+classify or encode, in batches. Needs TensorFlow and tensorflow-text only, never the training code.
+
+>>> fill = pipeline("fill-mask", "saved_models/zh")         # a model's directory (its latest version) or a version
+>>> fill("今天天气很[MASK]，我们去公园[MASK]。", top_k=3)     # one list per [MASK], best first
+[[{"token": "好", "token_id": 1962, "score": 0.62}, ...], [{"token": "玩", ...}, ...]]
+
+`import kbert.pipeline` makes this module callable, so `kbert.pipeline(task, model_dir)` and
+`from kbert import pipeline; pipeline(task, model_dir)` both work.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the tokenizer ops the SavedModels' graphs use)
+
+from kbert.model_card import (
+    CARD_FILE,
+    CONFIG_FILE,
+    FORMAT,
+    METADATA_FILE,
+    SAVED_MODEL_FILE,
+    VOCAB_FILE,
+    read_json,
+    version_dirs,
+)
+
+Texts = str | Sequence[str]
+
+
+class ModelLoadError(Exception):
+    """A model directory that is missing, incomplete or unreadable; the message names the path and what is wrong."""
+
+
+def resolve_model_dir(model_dir: str | os.PathLike) -> Path:
+    """A version directory as given, or the highest-numbered version under a model's directory."""
+    path = Path(model_dir)
+    if not path.is_dir():
+        raise ModelLoadError(f"{path}: no such directory; pass a directory written by kbert.export.export_model "
+                             "(saved_models/<name> or saved_models/<name>/<version>)")
+    if (path / SAVED_MODEL_FILE).is_file():
+        return path
+    versions = version_dirs(path)
+    if not versions:
+        raise ModelLoadError(f"{path}: no {SAVED_MODEL_FILE} and no numbered version directories in it; pass a "
+                             "directory written by kbert.export.export_model")
+    return versions[max(versions)]
+
+
+def _read_export_json(path: Path) -> Any:
+    try:
+        return read_json(path)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"{path}: cannot read it ({error}); re-export the model") from error
+
+
+class Pipeline:
+    """Loads one exported model (once) and answers one task; every task can also `inspect` and check `truncated`."""
+
+    task = ""
+    signature_names: tuple[str, ...] = ()
+
+    def __init__(self, model_dir: str | os.PathLike, batch_size: int = 32):
+        if batch_size < 1:
+            raise ValueError(f"batch_size={batch_size} must be at least 1")
+        self.path = resolve_model_dir(model_dir)
+        self.batch_size = batch_size
+        missing = [name for name in (SAVED_MODEL_FILE, "variables", METADATA_FILE, CONFIG_FILE, VOCAB_FILE)
+                   if not (self.path / name).exists()]
+        if missing:
+            raise ModelLoadError(f"{self.path}: missing {', '.join(missing)}; not a complete kbert export, "
+                                 "export the model again")
+        self.metadata = _read_export_json(self.path / METADATA_FILE)
+        if not isinstance(self.metadata, dict) or self.metadata.get("format") != FORMAT:
+            raise ModelLoadError(f"{self.path / METADATA_FILE}: not a {FORMAT} metadata file; export the model again")
+        if self.task not in self.metadata["tasks"]:
+            raise ValueError(f"{self.path} holds a {self.metadata['model_type']}, which answers "
+                             f"{', '.join(self.metadata['tasks'])}, not {self.task}")
+        self._config = _read_export_json(self.path / CONFIG_FILE)
+        try:
+            self._model = tf.saved_model.load(str(self.path))
+        except Exception as error:  # TensorFlow raises many types for a damaged SavedModel
+            raise ModelLoadError(f"{self.path}: TensorFlow cannot load the SavedModel "
+                                 f"({type(error).__name__}: {error}); export the model again") from error
+        needed = (*self.signature_names, "inspect", "inspect_pair", "count_tokens")
+        absent = [name for name in needed if name not in self._model.signatures]
+        if absent:
+            raise ModelLoadError(f"{self.path}: the SavedModel lacks the signatures {', '.join(absent)}; "
+                                 "export the model again")
+
+    @property
+    def seq_length(self) -> int:
+        """Inputs longer than this many tokens (with [CLS] and [SEP]) are cut."""
+        return self.metadata["seq_length"]
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """kbert.json's fields, plus the model `config` (bert_config.json), `vocab_size`, `metrics`, the model card
+        text (`card`), `path` and `version`."""
+        card_path = self.path / CARD_FILE
+        return {**self.metadata, "config": self._config, "vocab_size": self._config["vocab_size"],
+                "metrics": self.metadata["model_card"].get("metrics", {}),
+                "card": card_path.read_text(encoding="utf-8") if card_path.is_file() else "",
+                "path": str(self.path), "version": int(self.path.name) if self.path.name.isdecimal() else None}
+
+    def truncated(self, text: str, text_pair: str | None = None) -> bool:
+        """Whether `text` (and `text_pair`) lose tokens to fit in `seq_length`."""
+        texts = [text] if text_pair is None else [text, text_pair]
+        num_tokens = int(self._model.signatures["count_tokens"](text=tf.constant(texts))["num_tokens"].numpy().sum())
+        return num_tokens > self.seq_length - 1 - len(texts)  # room left by [CLS] and a [SEP] per text
+
+    def inspect(self, text: str, text_pair: str | None = None) -> dict[str, Any]:
+        """What the model sees and attends to, trimmed to the `n` real tokens: `tokens` (n strings, with [CLS] and
+        [SEP]), `attentions` `[layers, heads, n, n]`; classifiers add `attributions` `[n]` (gradient x input of the
+        predicted label, per token), `scores` ({label: probability}) and `label`."""
+        name = "inspect" if text_pair is None else "inspect_pair"
+        outputs = next(self._run(name, [text], None if text_pair is None else [text_pair]))[1]
+        n = int(outputs["padding_mask"][0].sum())
+        result = {"tokens": [token.decode("utf-8") for token in outputs["tokens"][0, :n]],
+                  "attentions": outputs["attentions"][0, :, :, :n, :n]}
+        if "attributions" in outputs:
+            result["attributions"] = outputs["attributions"][0, :n]
+            result.update(self._scores(outputs["probabilities"][0]))
+        return result
+
+    def _scores(self, probabilities: np.ndarray) -> dict[str, Any]:
+        labels = self.metadata["label_names"]
+        return {"label": labels[int(np.argmax(probabilities))],
+                "scores": {label: float(p) for label, p in zip(labels, probabilities, strict=True)}}
+
+    def _run(self, name: str, texts: list[str], pairs: list[str] | None = None
+             ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        """Calls signature `name` on `batch_size` texts at a time; yields (index of the batch's first text, outputs)."""
+        function = self._model.signatures[name]
+        for start in range(0, len(texts), self.batch_size):
+            inputs = {"text": tf.constant(texts[start:start + self.batch_size])}
+            if pairs is not None:
+                inputs["text_pair"] = tf.constant(pairs[start:start + self.batch_size])
+            yield start, {key: value.numpy() for key, value in function(**inputs).items()}
+
+
+def _as_texts(value: Texts, what: str) -> tuple[list[str], bool]:
+    """(the texts as a list, whether a single string was given)."""
+    if isinstance(value, str):
+        return [value], True
+    texts = list(value)
+    if not texts:
+        raise ValueError(f"{what} is empty; pass a string or a non-empty list of strings")
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"{what}[{index}] is a {type(text).__name__}; pass strings")
+    return texts, False
+
+
+def _as_pairs(texts: Texts, pairs: Texts | None, what: tuple[str, str]) -> tuple[list[str], list[str] | None, bool]:
+    first, single = _as_texts(texts, what[0])
+    if pairs is None:
+        return first, None, single
+    second, single_second = _as_texts(pairs, what[1])
+    if len(second) != len(first) or single != single_second:
+        raise ValueError(f"{what[0]} and {what[1]} must match: both strings or lists of the same length "
+                         f"(got {len(first)} and {len(second)} texts)")
+    return first, second, single
+
+
+class FillMaskPipeline(Pipeline):
+    """Predicts the token under each [MASK]; several [MASK]s in one text are answered together, one list each."""
+
+    task = "fill-mask"
+    signature_names = ("fill_mask",)
+
+    def __call__(self, texts: Texts, top_k: int = 5) -> list:
+        """-> per text, one list per [MASK] (in text order) of `top_k` `{"token", "token_id", "score"}`, best first;
+        a single string gives that text's answer alone."""
+        batch, single = _as_texts(texts, "texts")
+        limit, max_masks, mask = self.metadata["top_k"], self.metadata["max_masks"], self.metadata["mask_token"]
+        if not 1 <= top_k <= limit:
+            raise ValueError(f"top_k={top_k} must be between 1 and {limit} (the candidates {self.path} returns)")
+        counts = [text.count(mask) for text in batch]
+        for index, (text, count) in enumerate(zip(batch, counts, strict=True)):
+            if count == 0:
+                raise ValueError(f"texts[{index}] has no {mask} to fill: {text!r}; write {mask} where a token "
+                                 "should be predicted")
+            if count > max_masks:
+                raise ValueError(f"texts[{index}] has {count} {mask}s; {self.path} answers at most {max_masks} "
+                                 "per text")
+        results = []
+        for start, outputs in self._run("fill_mask", batch):
+            for row, num_masks in enumerate(outputs["num_masks"]):
+                index = start + row
+                if num_masks < counts[index]:
+                    raise ValueError(f"texts[{index}]: only {num_masks} of its {counts[index]} {mask}s fall within "
+                                     f"the first {self.seq_length} tokens; shorten the text")
+                results.append([[{"token": outputs["tokens"][row, slot, k].decode("utf-8"),
+                                  "token_id": int(outputs["token_ids"][row, slot, k]),
+                                  "score": float(outputs["probabilities"][row, slot, k])} for k in range(top_k)]
+                                for slot in range(counts[index])])
+        return results[0] if single else results
+
+
+class NextSentencePipeline(Pipeline):
+    """The probability that the second text follows the first (BERT's next-sentence head)."""
+
+    task = "next-sentence"
+    signature_names = ("next_sentence",)
+
+    def __call__(self, first: Texts, second: Texts) -> dict[str, float] | list[dict[str, float]]:
+        """-> `{"is_next": probability}` per pair (one dict for two strings, else a list)."""
+        texts, pairs, single = _as_pairs(first, second, ("first", "second"))
+        results = [{"is_next": float(p)} for _, outputs in self._run("next_sentence", texts, pairs)
+                   for p in outputs["is_next"]]
+        return results[0] if single else results
+
+
+class ClassifyPipeline(Pipeline):
+    """Label probabilities for texts or text pairs (a fine-tuned classifier)."""
+
+    task = "classify"
+    signature_names = ("classify", "classify_pair")
+
+    def __call__(self, texts: Texts, text_pairs: Texts | None = None) -> dict[str, Any] | list[dict[str, Any]]:
+        """-> `{"label": likeliest label, "scores": {label: probability}}` per text (one dict for a string)."""
+        texts, pairs, single = _as_pairs(texts, text_pairs, ("texts", "text_pairs"))
+        name = "classify" if pairs is None else "classify_pair"
+        results = [self._scores(p) for _, outputs in self._run(name, texts, pairs) for p in outputs["probabilities"]]
+        return results[0] if single else results
+
+
+class EncodePipeline(Pipeline):
+    """Embeddings: the pooled `[CLS]` vector and every token's last hidden state."""
+
+    task = "encode"
+    signature_names = ("encode", "encode_pair")
+
+    def __call__(self, texts: Texts, text_pairs: Texts | None = None) -> dict[str, np.ndarray]:
+        """-> `pooled` `[batch_size, hidden_size]`, `sequence` `[batch_size, seq_length, hidden_size]` and
+        `padding_mask` `[batch_size, seq_length]` (1 on real tokens); a single string is a batch of one."""
+        texts, pairs, _ = _as_pairs(texts, text_pairs, ("texts", "text_pairs"))
+        pooled, sequence, padding_mask = [], [], []
+        for _, outputs in self._run("encode" if pairs is None else "encode_pair", texts, pairs):
+            extra = self.seq_length - outputs["padding_mask"].shape[1]  # the export trims padding; put it back
+            pooled.append(outputs["pooled_output"])
+            sequence.append(np.pad(outputs["sequence_output"], [(0, 0), (0, extra), (0, 0)]))
+            padding_mask.append(np.pad(outputs["padding_mask"], [(0, 0), (0, extra)]))
+        return {"pooled": np.concatenate(pooled), "sequence": np.concatenate(sequence),
+                "padding_mask": np.concatenate(padding_mask)}
+
+
+TASKS = {cls.task: cls for cls in (FillMaskPipeline, NextSentencePipeline, ClassifyPipeline, EncodePipeline)}
+
+
+def pipeline(task: str, model_dir: str | os.PathLike, batch_size: int = 32) -> Pipeline:
+    """The pipeline for `task` (fill-mask, next-sentence, classify, encode) over the export at `model_dir`."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    return TASKS[task](model_dir, batch_size=batch_size)
+
+
+def list_models(root: str | os.PathLike = "saved_models") -> list[dict[str, Any]]:
+    """Every exported model version under `root` (`<root>/<name>/<version>/`), by name then version: `name`,
+    `version`, `path`, `task` (the model type: pretrainer or classifier), `tasks` (pipeline tasks) and `metrics`."""
+    root = Path(root)
+    models = []
+    for parent in sorted(root.iterdir()) if root.is_dir() else []:
+        for version, path in sorted(version_dirs(parent).items()):
+            if (path / METADATA_FILE).is_file():
+                metadata = _read_export_json(path / METADATA_FILE)
+                models.append({"name": parent.name, "version": version, "path": str(path),
+                               "task": metadata["model_type"], "tasks": metadata["tasks"],
+                               "metrics": metadata["model_card"].get("metrics", {})})
+    return models
+
+
+class _CallableModule(types.ModuleType):
+    """This module's type: calling the module calls `pipeline` (`kbert.pipeline` is this module once imported)."""
+
+    def __call__(self, task: str, model_dir: str | os.PathLike, batch_size: int = 32) -> Pipeline:
+        return pipeline(task, model_dir, batch_size)
+
+
+sys.modules[__name__].__class__ = _CallableModule
