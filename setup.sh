@@ -7,6 +7,12 @@ cd "$(dirname "$0")"
 requirements=requirements.txt
 if [[ "${1:-}" == "--dev" ]]; then
   requirements=requirements-dev.txt
+  # The browser test drives Debian's Chromium (Playwright's own browser download is not reachable here);
+  # the font draws Chinese in its screenshots.
+  if [[ ! -x /usr/bin/chromium ]] && command -v apt-get >/dev/null; then
+    sudo=""; [[ "$(id -u)" == 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null
+  fi
 fi
 
 if [[ ! -x .venv/bin/python ]]; then

@@ -1,0 +1,1 @@
+"""The kbert app: explore exported BERT models in the browser (`python -m ui`)."""
