@@ -1,5 +1,8 @@
 """Tokens/s of one pretraining step (MLM + NSP, AdamW), kbert next to keras-hub's BertMaskedLM (MLM only).
 
+Systems: `kbert` is the training loop's step (what `train.py pretrain` runs: clipping, global-batch loss),
+`kbert-fit` the same model under Keras `fit`, `keras-hub` keras-hub's `BertMaskedLM` under `fit`.
+
     .venv/bin/python bench/bench_pretraining_step.py --presets mini base --policies float32 mixed_bfloat16
 
 Both models run Keras' own train function (one `fit` step) on the same random batch (batch 32 x 128 tokens,
@@ -23,6 +26,9 @@ import tensorflow as tf  # noqa: E402
 from kbert import precision  # noqa: E402
 from kbert.config import BertConfig  # noqa: E402
 from kbert.models import BertBackbone, BertPretrainer  # noqa: E402
+from kbert.training.loop import LoopOptions, make_train_step  # noqa: E402
+from kbert.training.optimization import WarmupLinearDecay, make_optimizer  # noqa: E402
+from kbert.training.tasks import PretrainingTask  # noqa: E402
 
 
 def random_batch(vocab_size: int, batch_size: int, seq_length: int, predictions: int) -> dict[str, np.ndarray]:
@@ -50,6 +56,27 @@ def kbert_train_function(config: BertConfig, batch: dict, jit: bool):
     return model, tf.data.Dataset.from_tensors(batch).repeat()
 
 
+class _TrainingLoopStep:
+    """kbert's training-loop step (what `train.py pretrain` runs) behind the `train_function(iterator)` interface."""
+
+    def __init__(self, config: BertConfig, jit: bool):
+        strategy = tf.distribute.get_strategy()
+        self.model = BertPretrainer(BertBackbone(config))
+        schedule = WarmupLinearDecay(1e-4, 10, 10_000)
+        optimizer = make_optimizer("adamw", schedule, self.model.trainable_variables)
+        options = LoopOptions(total_steps=10_000, global_batch_size=32, jit_compile=jit)
+        self.train_function = make_train_step(PretrainingTask(self.model), optimizer, strategy, options)
+
+    def make_train_function(self):
+        """Built in `__init__` already."""
+
+
+def kbert_loop_train_function(config: BertConfig, batch: dict, jit: bool):
+    step = _TrainingLoopStep(config, jit)
+    dataset = tf.data.Dataset.from_tensors(batch).repeat()
+    return step, dataset
+
+
 def keras_hub_train_function(config: BertConfig, batch: dict, jit: bool):
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=config.vocab_size, num_layers=config.num_hidden_layers,
@@ -73,8 +100,8 @@ def interleaved_step_seconds(runs: dict, warmup: int, steps: int) -> dict[str, f
     for step in range(warmup + steps):
         for name, (function, iterator) in functions.items():
             start = time.perf_counter()
-            logs = function(iterator)
-            float(np.asarray(logs["loss"]))  # wait for the step to finish
+            outputs = function(iterator)
+            tf.nest.map_structure(np.asarray, outputs)  # wait for the step to finish
             if step >= warmup:
                 durations[name].append(time.perf_counter() - start)
     return {name: float(np.median(times)) for name, times in durations.items()}
@@ -94,7 +121,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8)
     args = parser.parse_args()
 
-    builders = {"kbert": kbert_train_function, "keras-hub": keras_hub_train_function}
+    builders = {"kbert": kbert_loop_train_function, "kbert-fit": kbert_train_function,
+                "keras-hub": keras_hub_train_function}
     tokens = args.batch_size * args.seq_length
     batch = random_batch(args.vocab_size, args.batch_size, args.seq_length, args.predictions)
     print(f"batch {args.batch_size} x {args.seq_length} tokens, {args.predictions} predictions a sequence, "

@@ -51,7 +51,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             qkv = tf.reshape(self.qkv_dense(x), (batch_size, seq_length, 3, heads, size))
             query, key, value = tf.unstack(tf.transpose(qkv, (2, 0, 3, 1, 4)))  # each [batch, heads, seq, size]
         else:
-            kernel, bias = self.qkv_dense.kernel.value, self.qkv_dense.bias.value
+            kernel = tf.convert_to_tensor(self.qkv_dense.kernel.value)
+            bias = tf.convert_to_tensor(self.qkv_dense.bias.value)
             rows = tf.reshape(x, (-1, self.hidden_size))
             kv = tf.nn.bias_add(tf.matmul(rows, kernel[:, self.hidden_size:]), bias[self.hidden_size:])
             key, value = tf.unstack(tf.transpose(tf.reshape(kv, (batch_size, seq_length, 2, heads, size)),

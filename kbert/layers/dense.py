@@ -33,9 +33,9 @@ class Dense(keras.layers.Layer):
         leading = tf.shape(x)[:-1]
         y = tf.matmul(tf.reshape(x, [-1, tf.shape(x)[-1]]), self.kernel)
         if self.activation == "gelu":
-            y = kernels.bias_gelu(y, self.bias.value)
+            y = kernels.bias_gelu(y, tf.convert_to_tensor(self.bias.value))
         elif self.activation == "gelu_approximate":
-            y = kernels.bias_gelu_approximate(y, self.bias.value)
+            y = kernels.bias_gelu_approximate(y, tf.convert_to_tensor(self.bias.value))
         else:
             y = tf.nn.bias_add(y, self.bias)
             if self.activation == "tanh":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 from kbert.layers import kernels
 
@@ -23,10 +24,13 @@ class LayerNorm(keras.layers.Layer):
 
     def call(self, x, residual=None):
         x = keras.ops.cast(x, self.compute_dtype)
+        # Tensors, not variables, go into the compiled kernel: under MirroredStrategy a distributed variable
+        # passed in loses its gradient.
+        gamma, beta = tf.convert_to_tensor(self.gamma.value), tf.convert_to_tensor(self.beta.value)
         if residual is None:
-            return kernels.layer_norm(x, self.gamma.value, self.beta.value, self.epsilon)
+            return kernels.layer_norm(x, gamma, beta, self.epsilon)
         residual = keras.ops.cast(residual, self.compute_dtype)
-        return kernels.residual_layer_norm(x, residual, self.gamma.value, self.beta.value, self.epsilon)
+        return kernels.residual_layer_norm(x, residual, gamma, beta, self.epsilon)
 
     def compute_output_shape(self, x_shape, residual_shape=None):
         return x_shape

@@ -1,0 +1,181 @@
+"""The fine-tuning job: labelled texts -> BertClassifier started from a pretraining checkpoint -> checkpoints,
+then the held-out evaluation. Its run directory carries what export needs: vocab.txt, bert_config.json,
+labels.json (label i's name), settings.json and the checkpoints."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from kbert import precision
+from kbert.config import BertConfig
+from kbert.model_card import CONFIG_FILE, LABELS_FILE, VOCAB_FILE
+from kbert.models import BertBackbone, BertClassifier
+from kbert.text.labeled_data import LabeledExamples, classification_dataset, label_names, read_labeled_file
+from kbert.text.sentiment import load_sentiment
+from kbert.text.tokenizer import BertTokenizer
+from kbert.text.vocab import load_vocabulary, save_vocabulary
+from kbert.training.checkpoints import load_backbone_weights, resolve_checkpoint, restore_model
+from kbert.training.files import read_json, write_json
+from kbert.training.loop import Evaluator, train
+from kbert.training.pretraining import EVAL_FILE
+from kbert.training.run_config import (
+    FinetuneSettings,
+    load_saved_settings,
+    read_run_settings,
+    save_settings,
+    settings_from,
+)
+from kbert.training.runtime import JobResult, build_optimizer, loop_options, start_run, total_steps
+from kbert.training.strategy import is_chief
+from kbert.training.tasks import ClassificationTask
+
+
+def finetune(settings: FinetuneSettings, strategy: tf.distribute.Strategy | None = None) -> JobResult:
+    """Runs (or resumes) the fine-tuning job of `settings`; returns its figures. See the module docstring."""
+    runtime = start_run(settings, "finetune", strategy)
+    strategy = runtime.strategy
+    init = resolve_checkpoint(settings.init_checkpoint) if settings.init_checkpoint else None
+    source = _model_source(settings, init)
+    config = BertConfig.from_json_file(source["bert_config"])
+    if settings.seq_length > config.max_position_embeddings:
+        raise ValueError(f"seq_length {settings.seq_length} exceeds the model's max_position_embeddings "
+                         f"({config.max_position_embeddings}, in {source['bert_config']}); use a smaller one.")
+    vocab = load_vocabulary(source["vocab"])
+    tokenizer = BertTokenizer(vocab, lowercase=source["lowercase"])
+    train_examples, eval_examples, names = load_examples(settings)
+    steps = total_steps(settings, len(train_examples))
+    if is_chief(strategy):
+        save_vocabulary(vocab, os.path.join(settings.output_dir, VOCAB_FILE))
+        config.to_json_file(os.path.join(settings.output_dir, CONFIG_FILE))
+        write_json(os.path.join(settings.output_dir, LABELS_FILE), names)
+        save_settings(settings, "finetune", {**runtime.describe(), "steps": steps, "init_checkpoint": init,
+                                             "lowercase": source["lowercase"], "train_examples": len(train_examples)})
+
+    with strategy.scope():
+        backbone = BertBackbone(config)
+        if init:
+            load_backbone_weights(backbone, init)
+        model = _classifier(backbone, len(names), settings)
+        optimizer = build_optimizer(settings, runtime, model, steps)
+    task = ClassificationTask(model)
+    evaluator = Evaluator(task, strategy)
+
+    def dataset_fn(context: tf.distribute.InputContext, batch_size: int, first_batch: int) -> tf.data.Dataset:
+        pipelines = context.num_input_pipelines
+        return classification_dataset(train_examples, names, tokenizer, seq_length=settings.seq_length,
+                                      batch_size=batch_size, repeat=True, seed=settings.seed,
+                                      start_batch=first_batch * pipelines).shard(pipelines, context.input_pipeline_id)
+
+    heldout = None if eval_examples is None else _eval_dataset(eval_examples, names, tokenizer, settings)
+    result = train(task, optimizer, strategy, dataset_fn, loop_options(settings, runtime, steps), settings.output_dir,
+                   {"model": model, "backbone": backbone, "optimizer": optimizer},
+                   evaluate_fn=(lambda: evaluator(heldout)) if heldout else None, title="finetune")
+    evaluation, references = {}, {}
+    if heldout:
+        evaluation = result.evaluation or evaluator(heldout)  # a run that had already finished is evaluated now
+        references = _references(eval_examples)
+        if is_chief(strategy):
+            write_json(os.path.join(settings.output_dir, EVAL_FILE),
+                       {"split": "eval", "step": result.step, "examples": len(eval_examples), **evaluation,
+                        "references": references})
+    return JobResult(settings.output_dir, result.step, result.seconds, result.metrics, evaluation, references)
+
+
+def evaluate_run(run_dir: str, eval_file: str | None = None, strategy: tf.distribute.Strategy | None = None) -> dict:
+    """Metrics of a fine-tuning run's newest checkpoint on `eval_file` (default: the run's own held-out data)."""
+    saved = read_run_settings(run_dir, "finetune")
+    precision.set_policy(saved["resolved"]["precision"])
+    strategy = strategy or tf.distribute.get_strategy()
+    model, tokenizer, names, settings, prefix = restore_run(run_dir, strategy)
+    if eval_file:
+        examples = read_labeled_file(eval_file, settings.text_column, settings.label_column, settings.text_pair_column)
+    else:
+        examples = load_examples(dataclasses.replace(settings, output_dir=run_dir))[1]
+        if examples is None:
+            raise ValueError(f"{run_dir} was trained without held-out data; pass --eval-file.")
+    metrics = Evaluator(ClassificationTask(model), strategy)(_eval_dataset(examples, names, tokenizer, settings))
+    return {"checkpoint": prefix, "examples": len(examples), **metrics, "references": _references(examples)}
+
+
+def restore_run(run_dir: str, strategy: tf.distribute.Strategy | None = None
+                ) -> tuple[BertClassifier, BertTokenizer, list[str], FinetuneSettings, str]:
+    """A fine-tuning run's classifier (at its newest checkpoint), tokenizer, label names, settings and checkpoint
+    prefix, built under the current dtype policy."""
+    saved = read_run_settings(run_dir, "finetune")
+    settings = settings_from(FinetuneSettings, saved["settings"], os.path.join(run_dir, "settings.json"))
+    names = read_json(os.path.join(run_dir, LABELS_FILE))
+    tokenizer = BertTokenizer(load_vocabulary(os.path.join(run_dir, VOCAB_FILE)),
+                              lowercase=saved["resolved"]["lowercase"])
+    with (strategy or tf.distribute.get_strategy()).scope():
+        backbone = BertBackbone(BertConfig.from_json_file(os.path.join(run_dir, CONFIG_FILE)))
+        model = _classifier(backbone, len(names), settings)
+    return model, tokenizer, names, settings, restore_model(model, run_dir)
+
+
+def _classifier(backbone: BertBackbone, num_labels: int, settings: FinetuneSettings) -> BertClassifier:
+    """A BertClassifier with every weight built (call inside the strategy's scope)."""
+    model = BertClassifier(backbone, num_labels, dropout=settings.dropout)
+    zeros = np.zeros([1, settings.seq_length], np.int32)
+    model({"token_ids": zeros, "segment_ids": zeros, "padding_mask": zeros + 1}, training=False)
+    return model
+
+
+def _eval_dataset(examples: LabeledExamples, names: list[str], tokenizer: BertTokenizer,
+                  settings: FinetuneSettings) -> tf.data.Dataset:
+    return classification_dataset(examples, names, tokenizer, seq_length=settings.seq_length,
+                                  batch_size=settings.batch_size).cache()
+
+
+def _references(examples: LabeledExamples) -> dict[str, float]:
+    """What always answering the most common label scores on `examples`."""
+    return {"accuracy_majority_label": collections.Counter(examples.labels).most_common(1)[0][1] / len(examples)}
+
+
+def _model_source(settings: FinetuneSettings, init: str | None) -> dict:
+    """Where the config and vocabulary come from (given, else beside the init checkpoint) and the lower-casing
+    (given, else as the pretraining run did, else on)."""
+    run_dir = os.path.dirname(init) if init else None
+    found = {}
+    for key, name in (("bert_config", CONFIG_FILE), ("vocab", VOCAB_FILE)):
+        found[key] = getattr(settings, key) or (os.path.join(run_dir, name) if run_dir else None)
+        if not found[key]:
+            raise ValueError(f"no {key.replace('_', ' ')}: give --init-checkpoint (a pretraining run directory), "
+                             f"or --{'config' if key == 'bert_config' else 'vocab'} to start from scratch.")
+        if not os.path.exists(found[key]):
+            raise FileNotFoundError(f"{found[key]} not found; pass --{'config' if key == 'bert_config' else key}.")
+    saved = load_saved_settings(run_dir) if run_dir else None
+    lowercase = settings.lowercase
+    if lowercase is None:
+        lowercase = saved["settings"].get("lowercase", True) if saved else True
+    found["lowercase"] = lowercase
+    return found
+
+
+def load_examples(settings: FinetuneSettings) -> tuple[LabeledExamples, LabeledExamples | None, list[str]]:
+    """Training and held-out examples and the label names: from the settings' files, or the demo's reviews.
+
+    A resumed run keeps the label names it saved, so label ids keep their meaning."""
+    if settings.train_file:
+        columns = dict(text_column=settings.text_column, label_column=settings.label_column,
+                       pair_column=settings.text_pair_column)
+        train_examples = read_labeled_file(settings.train_file, **columns)
+        eval_examples = read_labeled_file(settings.eval_file, **columns) if settings.eval_file else None
+        names = label_names(train_examples.labels)
+    else:
+        data = load_sentiment()
+        names = list(data.label_names)
+        train_examples = LabeledExamples(data.train_texts, [names[i] for i in data.train_labels])
+        eval_examples = LabeledExamples(data.test_texts, [names[i] for i in data.test_labels])
+    saved_labels = os.path.join(settings.output_dir, LABELS_FILE)
+    if os.path.exists(saved_labels):
+        saved = read_json(saved_labels)
+        if set(saved) != set(names):
+            raise ValueError(f"{saved_labels} lists labels {saved}, the data has {names}: this directory holds a "
+                             "run on other data; choose another --output-dir.")
+        names = saved
+    return train_examples, eval_examples, names

@@ -1,0 +1,114 @@
+"""A run's learning curves: TensorBoard scalars, a `metrics.jsonl` record that survives resumes, and a PNG plot."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+
+import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
+
+from kbert.training.files import write_text
+
+METRICS_FILE = "metrics.jsonl"
+# What TensorBoard's scalar plugin writes with each value; `tf.summary.scalar` itself needs the tensorboard package.
+_SCALAR_METADATA = summary_pb2.SummaryMetadata(
+    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+
+
+class History:
+    """Records metrics by step and split ("train", "eval") in `directory`; does nothing where `enabled` is False
+    (workers other than the chief).
+
+    On a resumed run the records after `resume_step` are dropped, since those steps are trained again.
+    """
+
+    def __init__(self, directory: str, enabled: bool = True, resume_step: int = 0):
+        self.enabled = enabled
+        self.path = os.path.join(directory, METRICS_FILE)
+        self.records: list[dict] = []
+        self._writers: dict[str, tf.summary.SummaryWriter] = {}
+        if not enabled:
+            return
+        self.records = [r for r in read_records(self.path) if r["step"] <= resume_step]
+        write_text(self.path, "".join(json.dumps(r) + "\n" for r in self.records))
+        self._logdir = os.path.join(directory, "logs")
+
+    def record(self, step: int, split: str, metrics: Mapping[str, float]) -> None:
+        """Appends one record and writes the same scalars for TensorBoard (`logs/<split>`)."""
+        if not self.enabled:
+            return
+        record = {"step": int(step), "split": split, **{k: float(v) for k, v in metrics.items()}}
+        self.records.append(record)
+        with open(self.path, "a", encoding="utf-8") as file:
+            file.write(json.dumps(record) + "\n")
+        if split not in self._writers:
+            self._writers[split] = tf.summary.create_file_writer(os.path.join(self._logdir, split))
+        with self._writers[split].as_default(step=int(step)):
+            for key, value in metrics.items():
+                tf.summary.write(key, tf.constant(float(value), tf.float32), metadata=_SCALAR_METADATA)
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
+
+    def plot(self, path: str, title: str = "") -> None:
+        """Draws each metric against step, one panel per metric, train and eval in one panel; writes a PNG."""
+        if not self.enabled or not self.records:
+            return
+        plot_records(self.records, path, title)
+
+
+def read_records(path: str) -> list[dict]:
+    """The records in a metrics.jsonl; a last line cut short by a crash is ignored."""
+    if not os.path.exists(path):
+        return []
+    records = []
+    with open(path, encoding="utf-8") as file:
+        for line in file:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+    return records
+
+
+def plot_records(records: list[dict], path: str, title: str = "") -> None:
+    """Writes the learning curves of `records` (see `History.record`) as a PNG, atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in dict.fromkeys(k for r in records for k in r) if k not in ("step", "split")]
+    columns = min(3, len(keys))
+    rows = -(-len(keys) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3.2 * rows), squeeze=False)
+    for axis, key in zip(axes.flat, keys, strict=False):
+        for split, style in (("train", "-"), ("eval", "o-")):
+            points = [(r["step"], r[key]) for r in records if r["split"] == split and key in r]
+            if points:
+                axis.plot(*zip(*points, strict=True), style, label=split, markersize=4)
+        axis.set_title(key)
+        axis.set_xlabel("step")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize="small")
+    for axis in list(axes.flat)[len(keys):]:
+        axis.axis("off")
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".png.tmp")
+    os.close(fd)
+    try:
+        figure.savefig(tmp, format="png", dpi=100)
+        os.replace(tmp, path)
+    finally:
+        plt.close(figure)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+

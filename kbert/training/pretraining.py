@@ -1,0 +1,171 @@
+"""The pretraining job: corpus -> vocabulary -> masked-LM + next-sentence batches -> BertPretrainer -> checkpoints,
+then the held-out evaluation. Its run directory holds everything a later job needs: vocab.txt, bert_config.json,
+settings.json and the checkpoints (whose `backbone` entry fine-tuning starts from)."""
+
+from __future__ import annotations
+
+import collections
+import os
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from kbert import precision
+from kbert.config import BertConfig
+from kbert.model_card import CONFIG_FILE, VOCAB_FILE
+from kbert.models import BertBackbone, BertPretrainer
+from kbert.text.corpus import Corpus, load_corpus
+from kbert.text.pretraining_data import pretraining_dataset
+from kbert.text.tokenizer import BertTokenizer
+from kbert.text.vocab import load_vocabulary, save_vocabulary, train_vocabulary
+from kbert.training.checkpoints import restore_model
+from kbert.training.files import write_json
+from kbert.training.loop import Evaluator, train
+from kbert.training.run_config import PretrainSettings, read_run_settings, save_settings, settings_from
+from kbert.training.runtime import JobResult, build_optimizer, loop_options, start_run, total_steps
+from kbert.training.strategy import is_chief
+from kbert.training.tasks import PretrainingTask
+
+EVAL_FILE = "eval.json"
+
+
+def pretrain(settings: PretrainSettings, strategy: tf.distribute.Strategy | None = None) -> JobResult:
+    """Runs (or resumes) the pretraining job of `settings`; returns its figures. See the module docstring."""
+    runtime = start_run(settings, "pretrain", strategy)
+    strategy = runtime.strategy
+    corpus = load_corpus(settings.corpus, settings.data_dir)
+    vocab = _vocabulary(settings, corpus)
+    tokenizer = BertTokenizer(vocab, lowercase=settings.lowercase)
+    config = _model_config(settings, len(vocab))
+    steps = total_steps(settings, None if settings.steps else _epoch_examples(corpus, tokenizer, settings))
+    heldout = _heldout_dataset(corpus, tokenizer, settings)
+    if is_chief(strategy):
+        config.to_json_file(os.path.join(settings.output_dir, CONFIG_FILE))
+        save_settings(settings, "pretrain", {**runtime.describe(), "steps": steps, "vocab_size": len(vocab)})
+
+    with strategy.scope():
+        model = _pretrainer(config, settings)
+        optimizer = build_optimizer(settings, runtime, model, steps)
+    task = PretrainingTask(model)
+    evaluator = Evaluator(task, strategy)
+
+    def dataset_fn(context: tf.distribute.InputContext, batch_size: int, first_batch: int) -> tf.data.Dataset:
+        pipelines = context.num_input_pipelines
+        return pretraining_dataset(corpus.train, tokenizer, batch_size=batch_size, dupe_factor=settings.dupe_factor,
+                                   start_batch=first_batch * pipelines, **_data_options(settings)
+                                   ).shard(pipelines, context.input_pipeline_id)
+
+    result = train(task, optimizer, strategy, dataset_fn, loop_options(settings, runtime, steps), settings.output_dir,
+                   {"model": model, "backbone": model.backbone, "optimizer": optimizer},
+                   evaluate_fn=(lambda: evaluator(heldout)) if heldout else None, title="pretrain")
+    evaluation, references = {}, {}
+    if heldout:
+        evaluation = result.evaluation or evaluator(heldout)  # a run that had already finished is evaluated now
+        references = _reference_accuracies(heldout)
+        if is_chief(strategy):
+            write_json(os.path.join(settings.output_dir, EVAL_FILE),
+                       {"split": "heldout", "step": result.step, **evaluation, "references": references})
+    return JobResult(settings.output_dir, result.step, result.seconds, result.metrics, evaluation, references)
+
+
+def evaluate_run(run_dir: str, strategy: tf.distribute.Strategy | None = None) -> dict:
+    """Held-out metrics of a pretraining run's newest checkpoint, with the reference accuracies."""
+    saved = read_run_settings(run_dir, "pretrain")
+    precision.set_policy(saved["resolved"]["precision"])
+    strategy = strategy or tf.distribute.get_strategy()
+    model, tokenizer, settings, prefix = restore_run(run_dir, strategy)
+    heldout = _heldout_dataset(load_corpus(settings.corpus, settings.data_dir), tokenizer, settings)
+    if heldout is None:
+        raise ValueError(f"the corpus of {run_dir} has too little held-out text to evaluate on.")
+    metrics = Evaluator(PretrainingTask(model), strategy)(heldout)
+    return {"checkpoint": prefix, **metrics, "references": _reference_accuracies(heldout)}
+
+
+def restore_run(run_dir: str, strategy: tf.distribute.Strategy | None = None
+                ) -> tuple[BertPretrainer, BertTokenizer, PretrainSettings, str]:
+    """A pretraining run's model (at its newest checkpoint), tokenizer, settings and checkpoint prefix, built
+    under the current dtype policy."""
+    saved = read_run_settings(run_dir, "pretrain")
+    settings = settings_from(PretrainSettings, saved["settings"], os.path.join(run_dir, "settings.json"))
+    tokenizer = BertTokenizer(load_vocabulary(os.path.join(run_dir, VOCAB_FILE)), lowercase=settings.lowercase)
+    with (strategy or tf.distribute.get_strategy()).scope():
+        model = _pretrainer(BertConfig.from_json_file(os.path.join(run_dir, CONFIG_FILE)), settings)
+    return model, tokenizer, settings, restore_model(model, run_dir)
+
+
+def _pretrainer(config: BertConfig, settings: PretrainSettings) -> BertPretrainer:
+    """A BertPretrainer with every weight built (call inside the strategy's scope)."""
+    model = BertPretrainer(BertBackbone(config))
+    zeros = np.zeros([1, settings.seq_length], np.int32)
+    model({"token_ids": zeros, "segment_ids": zeros, "padding_mask": zeros + 1,
+           "mask_positions": np.zeros([1, settings.max_predictions], np.int32)}, training=False)
+    return model
+
+
+def _data_options(settings: PretrainSettings) -> dict:
+    return dict(seq_length=settings.seq_length, max_predictions_per_seq=settings.max_predictions,
+                masked_lm_prob=settings.masked_lm_prob, whole_word_masking=settings.whole_word_masking,
+                seed=settings.seed)
+
+
+def _vocabulary(settings: PretrainSettings, corpus: Corpus) -> list[str]:
+    """The run's vocab.txt if it has one (a resumed run), else the given one or one trained on the corpus's
+    train split; saved into the run directory either way."""
+    path = os.path.join(settings.output_dir, VOCAB_FILE)
+    if os.path.exists(path):
+        vocab = load_vocabulary(path)
+        if settings.vocab and load_vocabulary(settings.vocab) != vocab:
+            raise ValueError(f"{path} differs from --vocab {settings.vocab}; this run was started with another "
+                             "vocabulary: choose another --output-dir.")
+        return vocab
+    if settings.vocab:
+        vocab = load_vocabulary(settings.vocab)
+    else:
+        vocab = train_vocabulary(corpus.texts("train"), settings.vocab_size, lowercase=settings.lowercase)
+    save_vocabulary(vocab, path)
+    return vocab
+
+
+def _model_config(settings: PretrainSettings, vocab_size: int) -> BertConfig:
+    """The config file's model, or the preset's sized to the vocabulary and sequence length."""
+    if not settings.bert_config:
+        return BertConfig.from_preset(settings.preset, vocab_size=vocab_size,
+                                      max_position_embeddings=settings.seq_length)
+    config = BertConfig.from_json_file(settings.bert_config)
+    if config.vocab_size != vocab_size:
+        raise ValueError(f"{settings.bert_config}: vocab_size is {config.vocab_size} but the vocabulary has "
+                         f"{vocab_size} tokens; make them agree.")
+    if config.max_position_embeddings < settings.seq_length:
+        raise ValueError(f"{settings.bert_config}: max_position_embeddings ({config.max_position_embeddings}) is "
+                         f"shorter than seq_length ({settings.seq_length}).")
+    return config
+
+
+def _epoch_examples(corpus: Corpus, tokenizer: BertTokenizer, settings: PretrainSettings) -> int:
+    """Examples in one pass over the corpus's train split (one sentence pairing)."""
+    one_pass = pretraining_dataset(corpus.train, tokenizer, batch_size=1, dupe_factor=1, repeat=False,
+                                   **_data_options(settings))
+    return int(one_pass.cardinality())
+
+
+def _heldout_dataset(corpus: Corpus, tokenizer: BertTokenizer, settings: PretrainSettings) -> tf.data.Dataset | None:
+    """The held-out split's examples (one pairing, fixed masks), or None when it is too small to make a batch."""
+    try:
+        return pretraining_dataset(corpus.heldout, tokenizer, batch_size=settings.batch_size, dupe_factor=1,
+                                   repeat=False, **_data_options(settings)).cache()
+    except ValueError as error:
+        print(f"note: no held-out evaluation ({error})", file=sys.stderr)
+        return None
+
+
+def _reference_accuracies(dataset: tf.data.Dataset) -> dict[str, float]:
+    """What guessing achieves on `dataset`: always the most frequent masked token, always the majority NSP label."""
+    tokens, labels = collections.Counter(), collections.Counter()
+    for batch in dataset.as_numpy_iterator():
+        used = batch["mask_weights"] > 0
+        tokens.update(batch["mask_ids"][used].tolist())
+        labels.update(batch["next_sentence_labels"].tolist())
+    return {"mlm_accuracy_most_frequent_token": max(tokens.values()) / max(sum(tokens.values()), 1),
+            "nsp_accuracy_majority_label": max(labels.values()) / max(sum(labels.values()), 1)}
+

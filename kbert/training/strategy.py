@@ -1,0 +1,108 @@
+"""Chooses the tf.distribute strategy (TPU, several GPUs, several workers, or none) and says who writes files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import tensorflow as tf
+
+STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
+
+
+def make_strategy(kind: str = "auto", tpu: str | None = None) -> tf.distribute.Strategy:
+    """The strategy for `kind`; `auto` picks TPU when `tpu` names one, multi-worker when TF_CONFIG lists several
+    workers, mirrored when this machine has several GPUs, and the default (one device) otherwise.
+
+    Call it before any other TensorFlow work: multi-worker and TPU set-up must come first in the process.
+    """
+    if kind not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {kind!r}; choose one of {', '.join(STRATEGIES)}")
+    if kind == "auto":
+        kind = _auto_kind(tpu)
+    if kind == "tpu":
+        if not tpu:
+            raise ValueError("The TPU strategy needs a TPU address: pass --tpu (a name, grpc:// address or 'local').")
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    if kind == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if kind == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _auto_kind(tpu: str | None) -> str:
+    if tpu:
+        return "tpu"
+    if cluster_worker_count() > 1:
+        return "multi_worker"
+    if len(tf.config.list_physical_devices("GPU")) > 1:
+        return "mirrored"
+    return "default"
+
+
+def cluster_worker_count() -> int:
+    """How many chief and worker tasks TF_CONFIG names (0 when it is unset)."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return 0
+    try:
+        cluster = json.loads(raw).get("cluster", {})
+    except (json.JSONDecodeError, AttributeError) as error:
+        raise ValueError(f"TF_CONFIG is not a JSON object with a 'cluster' field: {error}") from None
+    return len(cluster.get("chief", [])) + len(cluster.get("worker", []))
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """True on the one worker that writes checkpoints, logs and exports (every worker when there is one)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or isinstance(resolver, tf.distribute.cluster_resolver.TPUClusterResolver):
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    if task_type in (None, "chief"):
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return task_type == "worker" and task_id == 0 and not has_chief
+
+
+@contextmanager
+def writable_dir(directory: str, strategy: tf.distribute.Strategy) -> Iterator[str]:
+    """`directory` on the chief; on other workers a private temporary folder, removed afterwards.
+
+    Every worker must take part in saving (a save may all-reduce), but only the chief's files may land in the run
+    directory, as TensorFlow's multi-worker guide prescribes.
+    """
+    if is_chief(strategy):
+        os.makedirs(directory, exist_ok=True)
+        yield directory
+        return
+    temporary = tempfile.mkdtemp(prefix=f"kbert-worker{strategy.cluster_resolver.task_id}-")
+    try:
+        yield temporary
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+def auto_precision(strategy: tf.distribute.Strategy) -> str:
+    """The fastest safe dtype policy here: bfloat16 mixed precision on TPUs, on GPUs from Ampere on and on CPUs
+    with bfloat16 instructions (AVX512-BF16 or AMX); float32 elsewhere. float16 (with loss scaling) is never
+    chosen for you: ask for it with `mixed_float16`."""
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+        return "mixed_bfloat16"
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        major, _ = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0))
+        return "mixed_bfloat16" if major >= 8 else "float32"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as file:
+            flags = set(file.read().split())
+    except OSError:
+        return "float32"
+    return "mixed_bfloat16" if flags & {"avx512_bf16", "amx_bf16"} else "float32"
