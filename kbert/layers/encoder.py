@@ -6,12 +6,11 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from kbert.config import ACTIVATIONS
 from kbert.layers.attention import MultiHeadSelfAttention
 from kbert.layers.dense import Dense
 from kbert.layers.dropout import Dropout
 from kbert.layers.normalization import LayerNorm
-
-GELU_FORMS = ("gelu", "gelu_approximate")
 
 
 @keras.saving.register_keras_serializable(package="kbert")
@@ -27,8 +26,8 @@ class TransformerEncoderLayer(keras.layers.Layer):
                  dropout: float = 0.1, attention_dropout: float = 0.1, layer_norm_eps: float = 1e-12,
                  initializer_range: float = 0.02, **kwargs):
         super().__init__(**kwargs)
-        if activation not in GELU_FORMS:
-            raise ValueError(f"activation must be one of {GELU_FORMS}, got {activation!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
         policy = self.dtype_policy
         # === Layers ===
         self.attention = MultiHeadSelfAttention(hidden_size, num_heads, dropout=attention_dropout,

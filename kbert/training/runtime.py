@@ -9,10 +9,14 @@ import keras
 import tensorflow as tf
 
 from kbert import precision
-from kbert.training.loop import LoopOptions
+from kbert.training.files import write_json
+from kbert.training.loop import DatasetFn, Evaluator, LoopOptions, train
 from kbert.training.optimization import WarmupLinearDecay, make_optimizer
 from kbert.training.run_config import TrainingSettings, check_resumable
-from kbert.training.strategy import auto_precision, make_strategy
+from kbert.training.strategy import auto_precision, is_chief, make_strategy
+from kbert.training.tasks import Task
+
+EVAL_FILE = "eval.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,3 +82,22 @@ class JobResult:
     train: dict[str, float]
     evaluation: dict[str, float]
     references: dict[str, float]
+
+
+def train_and_evaluate(task: Task, optimizer: keras.optimizers.Optimizer, runtime: Runtime, settings: TrainingSettings,
+                       steps: int, dataset_fn: DatasetFn, checkpointed: dict, heldout: tf.data.Dataset | None,
+                       references_fn, eval_record: dict, title: str) -> JobResult:
+    """Trains `task` (resuming if checkpoints exist), evaluates on `heldout` and records the evaluation, with
+    `references_fn()`'s reference figures and the `eval_record` fields, in the run's `eval.json` (chief only)."""
+    evaluator = Evaluator(task, runtime.strategy)
+    result = train(task, optimizer, runtime.strategy, dataset_fn, loop_options(settings, runtime, steps),
+                   settings.output_dir, checkpointed,
+                   evaluate_fn=(lambda: evaluator(heldout)) if heldout else None, title=title)
+    evaluation, references = {}, {}
+    if heldout:
+        evaluation = result.evaluation or evaluator(heldout)  # a run that had already finished is evaluated now
+        references = references_fn()
+        if is_chief(runtime.strategy):
+            write_json(os.path.join(settings.output_dir, EVAL_FILE),
+                       {**eval_record, "step": result.step, **evaluation, "references": references})
+    return JobResult(settings.output_dir, result.step, result.seconds, result.metrics, evaluation, references)
