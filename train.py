@@ -79,6 +79,9 @@ def _add_settings_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from kbert.training.loop import TrainingDiverged
+    from kbert.training.machine import record_command
+
+    record_command(__file__, sys.argv[1:] if argv is None else list(argv))
 
     try:
         return _run(args)

@@ -21,6 +21,8 @@ FORMAT = "kbert-export/1"
 
 # The model card keys rendered in their own sections; any other key is listed under "Other".
 _CARD_SECTIONS = {"data": "Data", "steps": "Steps", "metrics": "Metrics", "command": "Command"}
+# Keys about how long and on what the model trained, rendered together in one "Training" table.
+_TRAINING_KEYS = ("examples_seen", "tokens_seen", "training_time", "hardware", "precision")
 _CONFIG_ROWS = ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size", "vocab_size",
                 "max_position_embeddings", "hidden_act", "position_embedding_type")
 
@@ -51,10 +53,13 @@ def render_card(metadata: dict[str, Any], config: dict[str, Any]) -> str:
     lines += [f"| seq_length | {metadata['seq_length']} |", f"| lowercase | {metadata['lowercase']} |"]
     if metadata["label_names"]:
         lines.append(f"| labels | {', '.join(metadata['label_names'])} |")
+    training = {key: card[key] for key in _TRAINING_KEYS if key in card}
     for key, title in _CARD_SECTIONS.items():
         if key in card:
             lines += ["", f"## {title}", "", *_render_value(card[key], code=key == "command")]
-    others = {key: value for key, value in card.items() if key not in _CARD_SECTIONS}
+        if key == "steps" and training:
+            lines += ["", "## Training", "", *_render_value(training)]
+    others = {key: value for key, value in card.items() if key not in _CARD_SECTIONS and key not in _TRAINING_KEYS}
     if others:
         lines += ["", "## Other", "", *_render_value(others)]
     default = next(iter(metadata["signatures"]))

