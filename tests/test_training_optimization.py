@@ -85,3 +85,34 @@ def test_loss_scaling_unscales_before_clipping_and_skips_non_finite_steps():
     assert not np.isfinite(norm)
     np.testing.assert_allclose(variables[0].numpy(), [-0.6, -0.8], rtol=1e-6)  # the step was skipped
     assert float(optimizer.dynamic_scale) == 512.0  # and the scale halved
+
+
+def test_fused_adamw_follows_keras_adamw_step_for_step():
+    """The fused kernel must change nothing but speed: same updates as keras.optimizers.AdamW, decay exclusions
+    included (tests/test_training_distribute.py runs it mirrored and multi-worker)."""
+    from kbert.training.optimization import FusedAdamW
+
+    strategy = tf.distribute.get_strategy()
+    rng = np.random.default_rng(0)
+    shapes = [(40, 24), (24,), (7, 5)]
+    initial = [rng.standard_normal(s).astype("float32") for s in shapes]
+    gradients = [[rng.standard_normal(s).astype("float32") for s in shapes] for _ in range(6)]
+
+    def train(cls):
+        with strategy.scope():
+            variables = [keras.Variable(value) for value in initial]
+            optimizer = cls(learning_rate=WarmupLinearDecay(0.05, 2, 10), weight_decay=0.1, beta_1=0.9,
+                            beta_2=0.999, epsilon=1e-6)
+            optimizer.exclude_from_weight_decay(var_list=[variables[1]])
+            optimizer.build(variables)
+
+        @tf.function
+        def step(grads):
+            strategy.run(lambda: optimizer.apply_gradients(zip(grads, variables, strict=True)))
+
+        for grads in gradients:
+            step([tf.constant(g) for g in grads])
+        return [v.numpy() for v in variables]
+
+    for fused, reference in zip(train(FusedAdamW), train(keras.optimizers.AdamW), strict=True):
+        np.testing.assert_allclose(fused, reference, rtol=1e-5, atol=3e-6)

@@ -1,4 +1,5 @@
-"""Dropout with a cheaper random source than Keras' (see `kernels.dropout`), seeded the Keras way."""
+"""Dropout with a cheaper random source than Keras' (a keyed hash fused by XLA: `kernels.dropout`), seeded
+the Keras way."""
 
 from __future__ import annotations
 

@@ -34,6 +34,26 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         return {"peak": self.peak, "warmup_steps": self.warmup_steps, "total_steps": self.total_steps}
 
 
+@keras.saving.register_keras_serializable(package="kbert")
+class FusedAdamW(keras.optimizers.AdamW):
+    """Keras' AdamW with each dense update done by TensorFlow's fused `ResourceApplyAdam` kernel: one pass over the
+    variable and its two moments instead of about ten elementwise ops, each a pass over memory (the optimiser was
+    a tenth of a BERT-mini step on CPU). Same variables, checkpoints and maths as `keras.optimizers.AdamW`."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.amsgrad or isinstance(gradient, tf.IndexedSlices):
+            return super().update_step(gradient, variable, learning_rate)
+        index = self._get_variable_index(variable)
+        target = variable.value if isinstance(variable, keras.Variable) else variable
+        dtype = target.dtype
+        step = tf.cast(self.iterations + 1, dtype)
+        beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+        tf.raw_ops.ResourceApplyAdam(
+            var=target.handle, m=self._momentums[index].value.handle, v=self._velocities[index].value.handle,
+            beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step), lr=tf.cast(learning_rate, dtype),
+            beta1=beta_1, beta2=beta_2, epsilon=tf.cast(self.epsilon, dtype), grad=tf.cast(gradient, dtype))
+
+
 def make_optimizer(
     name: str,
     schedule: keras.optimizers.schedules.LearningRateSchedule,
@@ -48,7 +68,7 @@ def make_optimizer(
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
-    cls = keras.optimizers.AdamW if name == "adamw" else keras.optimizers.Lamb
+    cls = FusedAdamW if name == "adamw" else keras.optimizers.Lamb
     optimizer = cls(learning_rate=schedule, weight_decay=weight_decay, beta_1=0.9, beta_2=0.999, epsilon=1e-6)
     optimizer.exclude_from_weight_decay(var_list=[v for v in variables if len(v.shape) <= 1])
     if loss_scaling:
@@ -82,5 +102,7 @@ def apply_gradients(
     share = 1.0 / context.num_replicas_in_sync
     if scale is not None:
         share = share * scale  # the loss-scale optimiser checks the scaled gradient is finite, then unscales it
-    optimizer.apply_gradients(zip([g * share for g in grads], variables, strict=True))
+    if share != 1.0:
+        grads = [g * share for g in grads]
+    optimizer.apply_gradients(zip(grads, variables, strict=True))
     return norm
