@@ -36,13 +36,13 @@ def pretrain(settings: PretrainSettings, strategy: tf.distribute.Strategy | None
     tokenizer = BertTokenizer(vocab, lowercase=settings.lowercase)
     config = _model_config(settings, len(vocab))
     steps = total_steps(settings, None if settings.steps else _epoch_examples(corpus, tokenizer, settings))
-    heldout = _heldout_dataset(corpus, tokenizer, settings)
+    heldout = heldout_dataset(corpus, tokenizer, settings)
     if is_chief(strategy):
         config.to_json_file(os.path.join(settings.output_dir, CONFIG_FILE))
         save_settings(settings, "pretrain", {**runtime.describe(), "steps": steps, "vocab_size": len(vocab)})
 
     with strategy.scope():
-        model = _pretrainer(config, settings)
+        model = pretrainer(config, settings)
         optimizer = build_optimizer(settings, runtime, model, steps)
     task = PretrainingTask(model)
     def dataset_fn(context: tf.distribute.InputContext, batch_size: int, first_batch: int) -> tf.data.Dataset:
@@ -53,7 +53,7 @@ def pretrain(settings: PretrainSettings, strategy: tf.distribute.Strategy | None
 
     return train_and_evaluate(task, optimizer, runtime, settings, steps, dataset_fn,
                               {"model": model, "backbone": model.backbone, "optimizer": optimizer}, heldout,
-                              lambda: _reference_accuracies(heldout), {"split": "heldout"}, title="pretrain")
+                              lambda: reference_accuracies(heldout), {"split": "heldout"}, title="pretrain")
 
 
 def evaluate_run(run_dir: str, strategy: tf.distribute.Strategy | None = None) -> dict:
@@ -62,11 +62,11 @@ def evaluate_run(run_dir: str, strategy: tf.distribute.Strategy | None = None) -
     precision.set_policy(saved["resolved"]["precision"])
     strategy = strategy or tf.distribute.get_strategy()
     model, tokenizer, settings, prefix = restore_run(run_dir, strategy)
-    heldout = _heldout_dataset(load_corpus(settings.corpus, settings.data_dir), tokenizer, settings)
+    heldout = heldout_dataset(load_corpus(settings.corpus, settings.data_dir), tokenizer, settings)
     if heldout is None:
         raise ValueError(f"the corpus of {run_dir} has too little held-out text to evaluate on.")
     metrics = Evaluator(PretrainingTask(model), strategy)(heldout)
-    return {"checkpoint": prefix, **metrics, "references": _reference_accuracies(heldout)}
+    return {"checkpoint": prefix, **metrics, "references": reference_accuracies(heldout)}
 
 
 def restore_run(run_dir: str, strategy: tf.distribute.Strategy | None = None
@@ -77,11 +77,11 @@ def restore_run(run_dir: str, strategy: tf.distribute.Strategy | None = None
     settings = settings_from(PretrainSettings, saved["settings"], os.path.join(run_dir, "settings.json"))
     tokenizer = BertTokenizer(load_vocabulary(os.path.join(run_dir, VOCAB_FILE)), lowercase=settings.lowercase)
     with (strategy or tf.distribute.get_strategy()).scope():
-        model = _pretrainer(BertConfig.from_json_file(os.path.join(run_dir, CONFIG_FILE)), settings)
+        model = pretrainer(BertConfig.from_json_file(os.path.join(run_dir, CONFIG_FILE)), settings)
     return model, tokenizer, settings, restore_model(model, run_dir)
 
 
-def _pretrainer(config: BertConfig, settings: PretrainSettings) -> BertPretrainer:
+def pretrainer(config: BertConfig, settings: PretrainSettings) -> BertPretrainer:
     """A BertPretrainer with every weight built (call inside the strategy's scope)."""
     model = BertPretrainer(BertBackbone(config))
     zeros = np.zeros([1, settings.seq_length], np.int32)
@@ -136,7 +136,7 @@ def _epoch_examples(corpus: Corpus, tokenizer: BertTokenizer, settings: Pretrain
     return int(one_pass.cardinality())
 
 
-def _heldout_dataset(corpus: Corpus, tokenizer: BertTokenizer, settings: PretrainSettings) -> tf.data.Dataset | None:
+def heldout_dataset(corpus: Corpus, tokenizer: BertTokenizer, settings: PretrainSettings) -> tf.data.Dataset | None:
     """The held-out split's examples (one pairing, fixed masks), or None when it is too small to make a batch."""
     try:
         return pretraining_dataset(corpus.heldout, tokenizer, batch_size=settings.batch_size, dupe_factor=1,
@@ -146,7 +146,7 @@ def _heldout_dataset(corpus: Corpus, tokenizer: BertTokenizer, settings: Pretrai
         return None
 
 
-def _reference_accuracies(dataset: tf.data.Dataset) -> dict[str, float]:
+def reference_accuracies(dataset: tf.data.Dataset) -> dict[str, float]:
     """What guessing achieves on `dataset`: always the most frequent masked token, always the majority NSP label."""
     tokens, labels = collections.Counter(), collections.Counter()
     for batch in dataset.as_numpy_iterator():
