@@ -13,6 +13,7 @@ from kbert.text.corpus import load_corpus
 from kbert.text.pretraining_data import pretraining_dataset
 from kbert.text.tokenizer import BertTokenizer
 from kbert.training.run_config import PretrainSettings, save_settings
+from tests.training_support import train_records
 
 WORDS = ("river stone light garden window paper music winter coffee letter mountain silver engine market "
          "morning orange bridge travel doctor forest number animal office planet yellow").split()
@@ -197,3 +198,17 @@ def test_training_time_sums_the_logged_windows_and_skips_evaluations():
                {"step": 20, "split": "train", "examples_per_second": 10.0},
                {"step": 25, "split": "train", "examples_per_second": 40.0}]
     assert training_seconds(records, batch_size=4) == pytest.approx(10 * 4 / 20 + 10 * 4 / 10 + 5 * 4 / 40)
+
+
+def test_the_seed_fixes_the_initial_weights(main_job_run, capsys):
+    """Two runs with one seed start from the same weights (same first-step loss); another seed does not."""
+    root, _ = main_job_run
+    losses = {}
+    for name, seed in (("a", "3"), ("b", "3"), ("c", "4")):
+        argv = ["pretrain", str(root / "corpus.txt"), "--data-dir", str(root / "data"), "--output-dir",
+                str(root / f"seed-{name}"), "--vocab-size", "200", "--seq-length", "32", "--max-predictions", "5",
+                "--batch-size", "8", "--steps", "1", "--log-every", "1", "--seed", seed]
+        assert train.main(argv) == 0
+        losses[name] = [r["loss"] for r in train_records(str(root / f"seed-{name}"))]
+    capsys.readouterr()
+    assert losses["a"] == losses["b"] and losses["a"] != losses["c"]

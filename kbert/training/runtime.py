@@ -36,13 +36,14 @@ class Runtime:
 
 
 def start_run(settings: TrainingSettings, task: str, strategy: tf.distribute.Strategy | None = None) -> Runtime:
-    """Checks `settings.output_dir` can hold (or resume) this run, picks the strategy unless given, and sets the
-    dtype policy; build models after this."""
+    """Checks `settings.output_dir` can hold (or resume) this run, picks the strategy unless given, sets the dtype
+    policy and seeds Keras' random numbers with the run's seed; build models after this."""
     check_resumable(settings, task)
     os.makedirs(settings.output_dir, exist_ok=True)
     strategy = strategy or make_strategy(settings.strategy, settings.tpu)
     policy = auto_precision(strategy) if settings.precision == "auto" else settings.precision
     precision.set_policy(policy)
+    keras.utils.set_random_seed(settings.seed)  # the initial weights (and dropout's seeds) follow the run's seed
     jit_compile = precision.default_jit_compile() if settings.jit_compile is None else settings.jit_compile
     return Runtime(strategy, policy, jit_compile)
 
