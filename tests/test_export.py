@@ -121,7 +121,7 @@ def test_a_process_that_cannot_import_kbert_gets_the_keras_models_answers(export
         assert got["lm/fill_mask/num_masks"][index] == len(probabilities)
         for slot, row in enumerate(probabilities):
             assert_top_k(got["lm/fill_mask/token_ids"][index, slot], got["lm/fill_mask/probabilities"][index, slot],
-                         row)
+                         row, tokenizer)
     np.testing.assert_allclose(got["lm/next_sentence/is_next"], keras_is_next(pretrainer, tokenizer, TEXTS, PAIRS),
                                atol=1e-5, rtol=0)
     features = keras_features(tokenizer, TEXTS, PAIRS)
@@ -170,7 +170,7 @@ def test_mixed_precision_model_exports_in_float32(tmp_path):
     got = tf.saved_model.load(str(directory)).signatures["fill_mask"](text=tf.constant(TEXTS))
     for index, probabilities in enumerate(keras_fill_mask(reference, tokenizer, TEXTS)):
         for slot, row in enumerate(probabilities):
-            assert_top_k(got["token_ids"][index, slot], got["probabilities"][index, slot], row)
+            assert_top_k(got["token_ids"][index, slot], got["probabilities"][index, slot], row, tokenizer)
 
 
 def test_failed_export_leaves_the_previous_version_and_no_partial_directory(exports, monkeypatch):
@@ -219,3 +219,17 @@ def test_bad_arguments_are_refused_before_anything_is_written(tmp_path):
             export_model(model, tokenizer, tmp_path, **arguments)
     assert list(tmp_path.iterdir()) == []
     assert keras.config.dtype_policy().name == "float32"
+
+
+def test_fill_mask_never_offers_special_tokens(tmp_path):
+    """A model that most wants [UNK] and [SEP] at a mask still answers with ordinary tokens; the scores stay
+    probabilities over the whole vocabulary, so they no longer sum to 1 over the candidates."""
+    tokenizer = tiny_tokenizer()
+    pretrainer = tiny_pretrainer(tokenizer)
+    bias = pretrainer.masked_lm_head.output_bias
+    bias.assign(tf.tensor_scatter_nd_update(bias, [[tokenizer.unk_id], [tokenizer.sep_id]], [30.0, 29.0]))
+    directory = export_model(pretrainer, tokenizer, tmp_path, name="lm", seq_length=SEQ_LENGTH)
+    got = tf.saved_model.load(str(directory)).signatures["fill_mask"](text=tf.constant(TEXTS))
+    tokens = {token.decode() for token in got["tokens"].numpy().ravel()} - {""}
+    assert tokens and not tokens & {"[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]"}
+    assert float(tf.reduce_max(tf.reduce_sum(got["probabilities"], axis=-1))) < 1e-6

@@ -57,7 +57,7 @@ def test_fill_mask_answers_every_mask_like_the_keras_model(exports, fill):
     for answer, probabilities in zip(answers, expected, strict=True):
         for candidates, row in zip(answer, probabilities, strict=True):
             assert len(candidates) == 4
-            assert_top_k([c["token_id"] for c in candidates], [c["score"] for c in candidates], row)
+            assert_top_k([c["token_id"] for c in candidates], [c["score"] for c in candidates], row, exports.tokenizer)
             assert [c["token"] for c in candidates] == [exports.tokenizer.vocab[c["token_id"]] for c in candidates]
 
 

@@ -8,6 +8,7 @@ Inputs are named `text` (and `text_pair`), each `[batch_size]` tf.string.
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from kbert.models import BertBackbone, BertClassifier, BertPretrainer
@@ -122,7 +123,12 @@ class PretrainerServing(_Serving):
 
     def __init__(self, model: BertPretrainer, tokenizer: BertTokenizer, seq_length: int):
         super().__init__(model, tokenizer, seq_length)
-        self.top_k = min(TOP_K, tokenizer.vocab_size)
+        # Never a candidate: [PAD], [UNK], [CLS], [SEP], [MASK] and the [unusedN] placeholders of Google's vocabs.
+        excluded = [index for index, token in enumerate(tokenizer.vocab) if _is_bracketed(token)]
+        self.top_k = min(TOP_K, tokenizer.vocab_size - len(excluded))
+        penalty = np.zeros([tokenizer.vocab_size], np.float32)
+        penalty[excluded] = -1e9
+        self.candidate_penalty = tf.constant(penalty)
 
     @_signature(_TEXT)
     def fill_mask(self, text):
@@ -141,7 +147,8 @@ class PretrainerServing(_Serving):
         valid = tf.range(MAX_MASKS)[None, :] < num_masks[:, None]  # [batch_size, MAX_MASKS]
         positions = tf.where(valid[:, :slots], order[:, :slots], 0)
         logits = self.model({**features, "mask_positions": positions}, training=False)["mlm_logits"]
-        top_logits, token_ids = tf.math.top_k(logits, k=self.top_k)
+        _, token_ids = tf.math.top_k(logits + self.candidate_penalty, k=self.top_k)
+        top_logits = tf.gather(logits, token_ids, batch_dims=2)
         probabilities = tf.exp(top_logits - tf.reduce_logsumexp(logits, axis=-1, keepdims=True))  # softmax, top k
 
         def pad(x: tf.Tensor) -> tf.Tensor:  # [batch_size, slots, ...] -> [batch_size, MAX_MASKS, ...]
@@ -203,3 +210,8 @@ class ClassifierServing(_Serving):
         attributions = tf.reduce_sum(gradient * embedded, axis=-1) * tf.cast(features["padding_mask"], tf.float32)
         return {**self._inspect_common(features, attentions), "probabilities": tf.nn.softmax(logits),
                 "attributions": attributions}
+
+
+def _is_bracketed(token: str) -> bool:
+    """A special token or placeholder such as `[SEP]` or `[unused7]` (a lone bracket is an ordinary token)."""
+    return len(token) > 2 and token.startswith("[") and token.endswith("]")
