@@ -19,7 +19,6 @@ import os
 import platform
 import random
 import re
-import tempfile
 import time
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -36,9 +35,10 @@ from kbert.text.sentiment import SentimentData, load_sentiment
 from kbert.text.vocab import load_vocabulary
 from kbert.training import pretraining
 from kbert.training.checkpoints import restore_model
-from kbert.training.files import write_text
+from kbert.training.files import write_bytes, write_text
 from kbert.training.history import METRICS_FILE, read_records
 from kbert.training.loop import Evaluator
+from kbert.training.machine import describe_hardware
 from kbert.training.run_config import SETTINGS_FILE, PretrainSettings, read_run_settings, settings_from
 from kbert.training.tasks import PretrainingTask
 
@@ -145,17 +145,7 @@ def plot_curve(curve: dict[str, Any], records: Sequence[dict], path: str) -> Non
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
-    _write_bytes(path, buffer.getvalue())
-
-
-def _write_bytes(path: str, data: bytes) -> None:
-    """Writes `data` to a temporary file beside `path`, then renames it over `path`: never half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    with tempfile.NamedTemporaryFile("wb", dir=directory, delete=False, suffix=".tmp") as file:
-        file.write(data)
-    os.chmod(file.name, 0o644)
-    os.replace(file.name, path)
+    write_bytes(path, buffer.getvalue())
 
 
 # === Fill-mask: one held-out character at a time ===
@@ -328,15 +318,10 @@ def next_sentence_scores(model: NextSentencePipeline, pairs: Sequence[SentencePa
 # === The report ===
 
 def describe_machine() -> str:
-    """The evaluating machine in one line (CPU, accelerators, OS, TensorFlow): timings depend on it."""
-    cpu = platform.processor() or platform.machine()
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo", encoding="utf-8") as file:
-            cpu = next((line.split(":", 1)[1].strip() for line in file if line.startswith("model name")), cpu)
-    gpus = [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
-            for gpu in tf.config.list_physical_devices("GPU")]
-    return (f"{cpu} ({os.cpu_count()} logical CPUs), {', '.join(gpus) or 'no GPU'}; {platform.system()} "
-            f"{platform.release()}, Python {platform.python_version()}, TensorFlow {tf.__version__}")
+    """The evaluating machine in one line (the hardware as model cards give it, OS, TensorFlow): timings depend
+    on it."""
+    return (f"{describe_hardware()}; {platform.system()} {platform.release()}, Python {platform.python_version()}, "
+            f"TensorFlow {tf.__version__}")
 
 
 def evaluate_models(pretrain_run: str, pretrained_model: str, classifier: str, output: str, figure: str,

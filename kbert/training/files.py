@@ -1,4 +1,5 @@
-"""Atomic writes for the small files a run leaves (settings, metrics, labels): a crash never leaves half a file."""
+"""Atomic writes for the small files a run leaves (settings, metrics, labels, plots): a crash never leaves half a
+file."""
 
 from __future__ import annotations
 
@@ -8,13 +9,20 @@ import tempfile
 from typing import Any
 
 
-def write_text(path: str | os.PathLike, text: str) -> None:
-    """Writes `text` to a temporary file beside `path`, then renames it over `path`."""
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Writes `data` to a temporary file beside `path`, then renames it over `path`, readable by all (0644) like
+    the prepared corpora: the temporary file alone would be owner-only."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=directory, delete=False, suffix=".tmp") as file:
-        file.write(text)
+    with tempfile.NamedTemporaryFile("wb", dir=directory, delete=False, suffix=".tmp") as file:
+        file.write(data)
+    os.chmod(file.name, 0o644)
     os.replace(file.name, path)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """`text` as UTF-8, written atomically (`write_bytes`)."""
+    write_bytes(path, text.encode("utf-8"))
 
 
 def write_json(path: str | os.PathLike, value: Any) -> None:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-from kbert.training.files import write_text
+from kbert.training.files import write_bytes, write_text
 
 METRICS_FILE = "metrics.jsonl"
 # What TensorBoard's scalar plugin writes with each value; `tf.summary.scalar` itself needs the tensorboard package.
@@ -101,14 +101,10 @@ def plot_records(records: list[dict], path: str, title: str = "") -> None:
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".png.tmp")
-    os.close(fd)
+    buffer = io.BytesIO()
     try:
-        figure.savefig(tmp, format="png", dpi=100)
-        os.replace(tmp, path)
+        figure.savefig(buffer, format="png", dpi=100)
     finally:
         plt.close(figure)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_bytes(path, buffer.getvalue())
 
