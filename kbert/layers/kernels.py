@@ -49,7 +49,8 @@ def dropout(x, rate: float, seed):
     """Inverted dropout whose random bits come from hashing each element's index with `seed`, in one XLA pass.
 
     TensorFlow's Philox generator was a tenth of a BERT-mini training step on CPU; a counter-based hash (`hash_bits`,
-    each 32-bit word deciding two elements by its 16-bit halves) fused with the multiply costs half as much.
+    each 32-bit word deciding two elements by its 16-bit halves) fused with the multiply costs a quarter of that
+    (bench/bench_step_parts.py).
     The gradient recomputes the same mask from `seed` instead of storing it. The drop probability is
     `round(rate * 65536) / 65536`, within 8e-6 of `rate`. `seed` is an int32 `[2]` tensor.
     """
