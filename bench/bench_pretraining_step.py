@@ -130,10 +130,10 @@ def main() -> None:
     print(f"{'preset':8} {'policy':16} {'XLA':4} {'system':10} {'s/step':>8} {'tokens/s':>9}")
     for preset in args.presets:
         for policy in args.policies:
-            precision.set_policy(policy)
             config = BertConfig.from_preset(preset, vocab_size=args.vocab_size)
             for xla in args.xla:
-                keras.backend.clear_session()
+                keras.backend.clear_session()  # this also resets Keras' dtype policy to float32, so set it after
+                precision.set_policy(policy)
                 runs = {system: builders[system](config, batch, xla == "on") for system in args.systems}
                 seconds = interleaved_step_seconds(runs, args.warmup, args.steps)
                 for system in args.systems:
