@@ -152,7 +152,7 @@ def test_xla_kernels_stay_compiled_in_the_saved_graph(exports):
     saved = saved_model_pb2.SavedModel.FromString((exports.pretrainer_dir / "saved_model.pb").read_bytes())
     compiled = {re.sub(r"^__inference_(.+)_\d+$", r"\1", function.signature.name)
                 for function in saved.meta_graphs[0].graph_def.library.function if function.attr["_XlaMustCompile"].b}
-    assert {"layer_norm", "residual_layer_norm", "bias_gelu"} <= compiled
+    assert {"_layer_norm_forward", "_gelu_forward"} <= compiled
 
 
 def test_mixed_precision_model_exports_in_float32(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from kbert.layers import kernels
 from kbert.layers.dense import Dense
 from kbert.layers.dropout import Dropout
 
@@ -62,13 +63,17 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             query = tf.nn.bias_add(tf.matmul(tf.reshape(picked, (-1, self.hidden_size)), kernel[:, :self.hidden_size]),
                                    bias[:self.hidden_size])
             query = tf.transpose(tf.reshape(query, (batch_size, num_queries, heads, size)), (0, 2, 1, 3))
-        query = query * tf.cast(size ** -0.5, query.dtype)
-        scores = tf.cast(tf.matmul(query, key, transpose_b=True), tf.float32)
+        scores = tf.matmul(query, key, transpose_b=True)
         # Padded keys get -1e9 before the softmax, so their probability is exactly 0 in float32.
-        key_is_padding = 1.0 - tf.cast(padding_mask, tf.float32)
-        probabilities = tf.nn.softmax(scores + key_is_padding[:, None, None, :] * -1e9, axis=-1)
-        dropped = self.dropout(tf.cast(probabilities, self.compute_dtype), training=training)
-        context = tf.transpose(tf.matmul(dropped, value), (0, 2, 1, 3))  # [batch, queries, heads, size]
+        key_bias = (1.0 - tf.cast(padding_mask, tf.float32)) * -1e9
+        # The float32 maps this layer hands back; a training step that does not read them never computes them.
+        probabilities = tf.nn.softmax(tf.cast(scores, tf.float32) * size ** -0.5 + key_bias[:, None, None, :])
+        seed = self.dropout.step_seed(training)
+        if seed is None:
+            weights = tf.cast(probabilities, self.compute_dtype)
+        else:  # softmax and dropout in one pass each way
+            weights = kernels.attention_weights(scores, key_bias, size ** -0.5, self.dropout.rate, seed)
+        context = tf.transpose(tf.matmul(weights, value), (0, 2, 1, 3))  # [batch, queries, heads, size]
         context = tf.reshape(context, (batch_size, tf.shape(query)[2], self.hidden_size))
         return self.output_dense(context), probabilities
 

@@ -22,11 +22,17 @@ class Dropout(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed) if rate > 0 else None
 
     def call(self, x, training=None):
+        seed = self.step_seed(training)
+        return x if seed is None else kernels.dropout(x, self.rate, seed)
+
+    def step_seed(self, training=None):
+        """This call's int32 `[2]` seed (advancing the generator), or None when nothing is dropped. Kernels that
+        fuse this dropout into a bigger pass (`kernels.residual_layer_norm`, `kernels.attention_weights`) take it
+        with `self.rate`."""
         if not training or self.rate == 0.0:
-            return x
+            return None
         # Keras keeps seed state as int64; stateless TF ops (and XLA) want int32.
-        seed = tf.cast(tf.math.floormod(self.seed_generator.next(), 2**31 - 1), tf.int32)
-        return kernels.dropout(x, self.rate, seed)
+        return tf.cast(tf.math.floormod(self.seed_generator.next(), 2**31 - 1), tf.int32)
 
     def compute_output_shape(self, x_shape):
         return x_shape

@@ -63,9 +63,12 @@ class TransformerEncoderLayer(keras.layers.Layer):
         attended, probabilities = self.attention(x, padding_mask, query_positions, training=training)
         if query_positions is not None:
             x = tf.gather(x, query_positions, batch_dims=1)
-        x = self.attention_layer_norm(self.attention_dropout(attended, training=training), x)
+        # Each dropout runs inside the LayerNorm kernel that follows it (the same mask as the Dropout layer's own).
+        x = self.attention_layer_norm(attended, x, dropout_rate=self.attention_dropout.rate,
+                                      dropout_seed=self.attention_dropout.step_seed(training))
         feed_forward = self.output_dense(self.intermediate_dense(x))
-        x = self.output_layer_norm(self.output_dropout(feed_forward, training=training), x)
+        x = self.output_layer_norm(feed_forward, x, dropout_rate=self.output_dropout.rate,
+                                   dropout_seed=self.output_dropout.step_seed(training))
         return x, probabilities
 
     def compute_output_shape(self, x_shape, padding_mask_shape=None, query_positions_shape=None):

@@ -11,38 +11,189 @@ import math
 import tensorflow as tf
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-@tf.function(jit_compile=True)
+def _reduce_rows(t):
+    """Sums `[..., n]` over every leading axis -> `[n]` (the gradient of a broadcast bias or scale)."""
+    return tf.reduce_sum(t, axis=tf.range(tf.rank(t) - 1))
+
+
 def bias_gelu(x, bias):
-    """Exact GELU of `x + bias`, `x * Phi(x)` with the normal CDF via erf (Hugging Face's `gelu`)."""
-    h = tf.cast(x, tf.float32) + tf.cast(bias, tf.float32)
-    return tf.cast(0.5 * h * (1.0 + tf.math.erf(h * (1.0 / math.sqrt(2.0)))), x.dtype)
+    """Exact GELU of `x + bias`, `x * Phi(x)` with the normal CDF via erf (Hugging Face's `gelu`).
+
+    Forward and backward are one float32 XLA pass each; the backward recomputes `x + bias` and uses the closed
+    form `Phi(h) + h phi(h)`, and yields the bias gradient in the same pass (no separate BiasAddGrad).
+    """
+    return _with_gradient(_gelu_forward, _gelu_backward, x, bias)
 
 
-@tf.function(jit_compile=True)
 def bias_gelu_approximate(x, bias):
     """The tanh GELU of `x + bias` (Google's), written as `h * sigmoid(2u)` = `0.5 h (1 + tanh(u))`, which XLA
-    vectorises better than tanh."""
-    h = tf.cast(x, tf.float32) + tf.cast(bias, tf.float32)
-    u = _SQRT_2_OVER_PI * (h + 0.044715 * h * h * h)
-    return tf.cast(h * tf.sigmoid(2.0 * u), x.dtype)
+    vectorises better than tanh; fused forward and closed-form backward like `bias_gelu`."""
+    return _with_gradient(_gelu_approximate_forward, _gelu_approximate_backward, x, bias)
+
+
+def _with_gradient(forward, backward, x, bias):
+    @tf.custom_gradient
+    def apply(x, bias):
+        return forward(x, bias), lambda dy: backward(x, bias, dy)
+
+    return apply(x, bias)
 
 
 @tf.function(jit_compile=True)
+def _gelu_forward(x, bias):
+    h = tf.cast(x, tf.float32) + tf.cast(bias, tf.float32)
+    return tf.cast(0.5 * h * (1.0 + tf.math.erf(h * _INV_SQRT_2)), x.dtype)
+
+
+@tf.function(jit_compile=True)
+def _gelu_backward(x, bias, dy):
+    h = tf.cast(x, tf.float32) + tf.cast(bias, tf.float32)
+    slope = 0.5 * (1.0 + tf.math.erf(h * _INV_SQRT_2)) + h * _INV_SQRT_2PI * tf.exp(-0.5 * h * h)
+    dh = tf.cast(dy, tf.float32) * slope
+    return tf.cast(dh, x.dtype), tf.cast(_reduce_rows(dh), bias.dtype)
+
+
+def _gelu_approximate_parts(x, bias):
+    h = tf.cast(x, tf.float32) + tf.cast(bias, tf.float32)
+    return h, tf.sigmoid(2.0 * _SQRT_2_OVER_PI * (h + 0.044715 * h * h * h))
+
+
+@tf.function(jit_compile=True)
+def _gelu_approximate_forward(x, bias):
+    h, s = _gelu_approximate_parts(x, bias)
+    return tf.cast(h * s, x.dtype)
+
+
+@tf.function(jit_compile=True)
+def _gelu_approximate_backward(x, bias, dy):
+    h, s = _gelu_approximate_parts(x, bias)
+    slope = s + h * s * (1.0 - s) * 2.0 * _SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * h * h)
+    dh = tf.cast(dy, tf.float32) * slope
+    return tf.cast(dh, x.dtype), tf.cast(_reduce_rows(dh), bias.dtype)
+
+
 def layer_norm(x, gamma, beta, epsilon):
     """LayerNorm over the last axis, computed in float32 and returned in `x.dtype`."""
+    return residual_layer_norm(x, None, gamma, beta, epsilon)
+
+
+def residual_layer_norm(x, residual, gamma, beta, epsilon, dropout_rate: float = 0.0, seed=None):
+    """LayerNorm of `dropout(x) + residual` (the post-LN residual block; `residual` may be None), in float32.
+
+    With `dropout_rate` > 0, `x` is dropped out first with the mask `dropout(x, dropout_rate, seed)` draws (the
+    same elements), inside the same pass. Forward and backward are one XLA kernel each. The backward recomputes the
+    normalised rows from the inputs and applies the closed form `rstd * (g - mean(g) - xhat * mean(g * xhat))`,
+    `g = dy * gamma`, instead of differentiating `tf.nn.moments` step by step, which stored float32 intermediates
+    and took more passes.
+    """
+    mask = _DropoutMask.of(dropout_rate, seed)
+
+    def gradient(dy):
+        dx, dh, dgamma, dbeta = _layer_norm_backward(x, residual, gamma, epsilon, dy, *mask.arguments)
+        return (dx, dgamma, dbeta) if residual is None else (dx, dh, dgamma, dbeta)
+
+    if residual is None:
+        @tf.custom_gradient
+        def apply(x, gamma, beta):
+            return _layer_norm_forward(x, None, gamma, beta, epsilon, *mask.arguments), gradient
+        return apply(x, gamma, beta)
+
+    @tf.custom_gradient
+    def apply_residual(x, residual, gamma, beta):
+        return _layer_norm_forward(x, residual, gamma, beta, epsilon, *mask.arguments), gradient
+    return apply_residual(x, residual, gamma, beta)
+
+
+def _normalised(x, residual, epsilon, seed, threshold, scale):
+    """`(h - mean) / sqrt(variance + epsilon)` of `h = dropout(x) + residual` in float32, that reciprocal std, and
+    the dropout's keep mask (None without dropout)."""
     h = tf.cast(x, tf.float32)
-    mean, variance = tf.nn.moments(h, axes=[-1], keepdims=True)
-    return tf.cast((h - mean) * tf.math.rsqrt(variance + epsilon) * gamma + beta, x.dtype)
+    keep = None
+    if threshold:
+        keep = _keep(tf.shape(h), seed, threshold)
+        h = tf.where(keep, h * scale, 0.0)
+    if residual is not None:
+        h += tf.cast(residual, tf.float32)
+    centred = h - tf.reduce_mean(h, axis=-1, keepdims=True)
+    inverse_std = tf.math.rsqrt(tf.reduce_mean(centred * centred, axis=-1, keepdims=True) + epsilon)
+    return centred * inverse_std, inverse_std, keep
 
 
 @tf.function(jit_compile=True)
-def residual_layer_norm(x, residual, gamma, beta, epsilon):
-    """LayerNorm of `x + residual` (the post-LN residual block), in float32, in one pass."""
-    h = tf.cast(x, tf.float32) + tf.cast(residual, tf.float32)
-    mean, variance = tf.nn.moments(h, axes=[-1], keepdims=True)
-    return tf.cast((h - mean) * tf.math.rsqrt(variance + epsilon) * gamma + beta, x.dtype)
+def _layer_norm_forward(x, residual, gamma, beta, epsilon, seed, threshold, scale):
+    normalised, _, _ = _normalised(x, residual, epsilon, seed, threshold, scale)
+    return tf.cast(normalised * gamma + beta, x.dtype)
+
+
+@tf.function(jit_compile=True)
+def _layer_norm_backward(x, residual, gamma, epsilon, dy, seed, threshold, scale):
+    normalised, inverse_std, keep = _normalised(x, residual, epsilon, seed, threshold, scale)
+    dy = tf.cast(dy, tf.float32)
+    g = dy * gamma
+    dh = inverse_std * (g - tf.reduce_mean(g, axis=-1, keepdims=True)
+                        - normalised * tf.reduce_mean(g * normalised, axis=-1, keepdims=True))
+    dx = dh if keep is None else tf.where(keep, dh * scale, 0.0)
+    return tf.cast(dx, x.dtype), tf.cast(dh, x.dtype), _reduce_rows(dy * normalised), _reduce_rows(dy)
+
+
+def attention_weights(scores, key_bias, scale: float, dropout_rate: float = 0.0, seed=None):
+    """`dropout(softmax(scores * scale + key_bias))` over the last axis, in float32, returned in `scores.dtype`.
+
+    `scores` `[batch, heads, queries, keys]` are the raw `q k^T`; `key_bias` `[batch, keys]` float32 (0 on real
+    keys, -1e9 on padding). One XLA pass forward; the backward recomputes the softmax from `scores` (no float32
+    probabilities are kept) and applies `p * (g - sum(g * p))` in one more pass. The dropout mask is the one
+    `dropout(..., dropout_rate, seed)` draws.
+    """
+    mask = _DropoutMask.of(dropout_rate, seed)
+
+    @tf.custom_gradient
+    def apply(scores):
+        def gradient(dy):
+            return _attention_weights_backward(scores, key_bias, scale, dy, *mask.arguments)
+        return _attention_weights_forward(scores, key_bias, scale, *mask.arguments), gradient
+
+    return apply(scores)
+
+
+def _softmax(scores, key_bias, scale):
+    logits = tf.cast(scores, tf.float32) * scale + key_bias[:, None, None, :]
+    exp = tf.exp(logits - tf.reduce_max(logits, axis=-1, keepdims=True))
+    return exp / tf.reduce_sum(exp, axis=-1, keepdims=True)
+
+
+@tf.function(jit_compile=True)
+def _attention_weights_forward(scores, key_bias, scale, seed, threshold, dropout_scale):
+    p = _softmax(scores, key_bias, scale)
+    if threshold:
+        p = tf.where(_keep(tf.shape(p), seed, threshold), p * dropout_scale, 0.0)
+    return tf.cast(p, scores.dtype)
+
+
+@tf.function(jit_compile=True)
+def _attention_weights_backward(scores, key_bias, scale, dy, seed, threshold, dropout_scale):
+    p = _softmax(scores, key_bias, scale)
+    g = tf.cast(dy, tf.float32)
+    if threshold:
+        g = tf.where(_keep(tf.shape(p), seed, threshold), g * dropout_scale, 0.0)
+    return tf.cast(p * (g - tf.reduce_sum(g * p, axis=-1, keepdims=True)) * scale, scores.dtype)
+
+
+class _DropoutMask:
+    """The arguments (`seed`, 16-bit `threshold`, `scale`) the XLA kernels take for a dropout at `rate`."""
+
+    def __init__(self, seed, threshold: int, scale: float):
+        self.arguments = (seed, threshold, scale)
+
+    @classmethod
+    def of(cls, rate: float, seed) -> _DropoutMask:
+        if not rate or seed is None:
+            return cls(None, 0, 1.0)
+        threshold = round(rate * 65536)
+        return cls(seed, threshold, 65536.0 / (65536 - threshold))
 
 
 def dropout(x, rate: float, seed):
@@ -54,12 +205,11 @@ def dropout(x, rate: float, seed):
     The gradient recomputes the same mask from `seed` instead of storing it. The drop probability is
     `round(rate * 65536) / 65536`, within 8e-6 of `rate`. `seed` is an int32 `[2]` tensor.
     """
-    threshold = round(rate * 65536)
-    scale = 65536.0 / (65536 - threshold)
+    mask = _DropoutMask.of(rate, seed)
 
     @tf.custom_gradient
     def apply(x):
-        return _hash_masked(x, seed, threshold, scale), lambda dy: _hash_masked(dy, seed, threshold, scale)
+        return _hash_masked(x, *mask.arguments), lambda dy: _hash_masked(dy, *mask.arguments)
 
     return apply(x)
 
@@ -85,11 +235,16 @@ def hash_bits(counter, seed):
 @tf.function(jit_compile=True)
 def _hash_masked(x, seed, threshold, scale):
     """`x * scale` where the element's 16 random bits are >= `threshold`, else 0."""
-    size = tf.size(x)
+    return tf.where(_keep(tf.shape(x), seed, threshold), x * tf.cast(scale, x.dtype), tf.zeros_like(x))
+
+
+def _keep(shape, seed, threshold):
+    """The dropout keep mask of a tensor of `shape`: element i is kept when the i-th 16 bits of the hash stream are
+    >= `threshold` (each 32-bit word of `hash_bits` decides two elements)."""
+    size = tf.reduce_prod(shape)
     bits = hash_bits(tf.bitcast(tf.range((size + 1) // 2, dtype=tf.int32), tf.uint32), seed)
     halves = tf.reshape(tf.bitcast(bits, tf.uint16), [-1])[:size]
-    keep = tf.reshape(halves >= tf.cast(threshold, tf.uint16), tf.shape(x))
-    return tf.where(keep, x * tf.cast(scale, x.dtype), tf.zeros_like(x))
+    return tf.reshape(halves >= tf.cast(threshold, tf.uint16), shape)
 
 
 @tf.function(jit_compile=True)
