@@ -22,8 +22,8 @@ def current_policy() -> str:
 def default_jit_compile() -> bool:
     """XLA for whole training steps where it is faster: on GPUs and TPUs, not on CPUs.
 
-    Measured on a 2-core CPU (bench/bench_pretraining_step.py): XLA's CPU random-number kernels make dropout
-    orders of magnitude slower and its bfloat16 matmuls skip oneDNN, so a whole-step XLA `mini` step took
-    10-20x longer in both float32 and bfloat16. The encoder's elementwise kernels are XLA-fused either way.
+    Measured on a 2-core CPU (bench/bench_pretraining_step.py, bench/README.md): a whole-step XLA `mini` float32
+    step took 10-20x longer (XLA's CPU random-number kernels, and its dots skip oneDNN); with the hash dropout its
+    compile plus 4 steps still did not finish in 8 minutes. The encoder's elementwise kernels are XLA-fused either way.
     """
     return bool(tf.config.list_physical_devices("GPU") or tf.config.list_physical_devices("TPU"))
