@@ -105,3 +105,22 @@ def test_attention_weights_match_softmax_then_dropout(rate):
     got = _value_and_gradients(fused, [scores.astype(np.float32)], dy)
     _assert_all_close(got, _value_and_gradients(reference, [scores], dy), rtol=1e-5, atol=1e-6)
     assert (got[0][1, :, :, 15:] == 0).all()  # padded keys get no weight
+
+
+@pytest.mark.parametrize("shape", [(1, 4, 6), (1, 5, 3), (7, 10)])
+def test_layer_norm_with_dropout_on_one_row_an_odd_row_and_odd_rows(shape):
+    """The kernels run in two halves along the first axis where they can (an empty half for one row, a whole call
+    for an odd row size); the mask and the numbers must not depend on it."""
+    x, residual, dy = _normal(shape, 1, 3.0), _normal(shape, 2), _normal(shape, 3)
+    gamma, beta = 1.0 + _normal(shape[-1:], 4, 0.2), _normal(shape[-1:], 5, 0.2)
+    mask = _dropout_mask(shape, 0.5)
+
+    def fused(x, residual, gamma, beta):
+        return kernels.residual_layer_norm(x, residual, gamma, beta, 1e-12, 0.5, SEED)
+
+    def reference(x, residual, gamma, beta):
+        return _reference_layer_norm(x, residual, gamma, beta, mask)
+
+    inputs = [x, residual, gamma, beta]
+    got = _value_and_gradients(fused, [v.astype(np.float32) for v in inputs], dy)
+    _assert_all_close(got, _value_and_gradients(reference, inputs, dy), rtol=2e-4, atol=2e-4)

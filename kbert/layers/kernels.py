@@ -38,9 +38,34 @@ def bias_gelu_approximate(x, bias):
 def _with_gradient(forward, backward, x, bias):
     @tf.custom_gradient
     def apply(x, bias):
-        return forward(x, bias), lambda dy: backward(x, bias, dy)
+        def gradient(dy):
+            halves = _split_call(lambda x, dy, offset: backward(x, bias, dy), (x, dy))
+            return _concat([dx for dx, _ in halves]), tf.add_n([d_bias for _, d_bias in halves])
+
+        return _concat(_split_call(lambda x, offset: forward(x, bias), (x,))), gradient
 
     return apply(x, bias)
+
+
+def _split_call(function, tensors):
+    """`function(*halves, offset)` on the two halves of `tensors` along axis 0; returns each half's result.
+
+    The halves are two independent ops, which TensorFlow's two executor threads run at once: XLA's CPU code for
+    these kernels mostly uses one core, and at `base` this made a training step ~5% faster. `offset` is the flat
+    index of the half's first element, so that a dropout mask comes out as for the whole tensor. One call when a
+    row's size is unknown or odd (the hash decides elements in pairs, so the offset must be even).
+    """
+    row_size = tensors[0].shape[1:].num_elements()
+    if row_size is None or row_size % 2:
+        return [function(*tensors, 0)]
+    rows = tf.shape(tensors[0])[0]
+    sizes = [rows // 2, rows - rows // 2]
+    parts = [(None, None) if t is None else tf.split(t, sizes, axis=0) for t in tensors]
+    return [function(*(part[0] for part in parts), 0), function(*(part[1] for part in parts), sizes[0] * row_size)]
+
+
+def _concat(halves):
+    return halves[0] if len(halves) == 1 else tf.concat(halves, axis=0)
 
 
 @tf.function(jit_compile=True)
@@ -92,29 +117,36 @@ def residual_layer_norm(x, residual, gamma, beta, epsilon, dropout_rate: float =
     """
     mask = _DropoutMask.of(dropout_rate, seed)
 
+    def forward():
+        return _concat(_split_call(lambda x, residual, offset: _layer_norm_forward(
+            x, residual, gamma, beta, epsilon, *mask.arguments, offset), (x, residual)))
+
     def gradient(dy):
-        dx, dh, dgamma, dbeta = _layer_norm_backward(x, residual, gamma, epsilon, dy, *mask.arguments)
+        halves = _split_call(lambda x, residual, dy, offset: _layer_norm_backward(
+            x, residual, gamma, epsilon, dy, *mask.arguments, offset), (x, residual, dy))
+        dx, dh = _concat([half[0] for half in halves]), _concat([half[1] for half in halves])
+        dgamma, dbeta = tf.add_n([half[2] for half in halves]), tf.add_n([half[3] for half in halves])
         return (dx, dgamma, dbeta) if residual is None else (dx, dh, dgamma, dbeta)
 
     if residual is None:
         @tf.custom_gradient
         def apply(x, gamma, beta):
-            return _layer_norm_forward(x, None, gamma, beta, epsilon, *mask.arguments), gradient
+            return forward(), gradient
         return apply(x, gamma, beta)
 
     @tf.custom_gradient
     def apply_residual(x, residual, gamma, beta):
-        return _layer_norm_forward(x, residual, gamma, beta, epsilon, *mask.arguments), gradient
+        return forward(), gradient
     return apply_residual(x, residual, gamma, beta)
 
 
-def _normalised(x, residual, epsilon, seed, threshold, scale):
+def _normalised(x, residual, epsilon, seed, threshold, scale, offset):
     """`(h - mean) / sqrt(variance + epsilon)` of `h = dropout(x) + residual` in float32, that reciprocal std, and
     the dropout's keep mask (None without dropout)."""
     h = tf.cast(x, tf.float32)
     keep = None
     if threshold:
-        keep = _keep(tf.shape(h), seed, threshold)
+        keep = _keep(tf.shape(h), seed, threshold, offset)
         h = tf.where(keep, h * scale, 0.0)
     if residual is not None:
         h += tf.cast(residual, tf.float32)
@@ -124,14 +156,14 @@ def _normalised(x, residual, epsilon, seed, threshold, scale):
 
 
 @tf.function(jit_compile=True)
-def _layer_norm_forward(x, residual, gamma, beta, epsilon, seed, threshold, scale):
-    normalised, _, _ = _normalised(x, residual, epsilon, seed, threshold, scale)
+def _layer_norm_forward(x, residual, gamma, beta, epsilon, seed, threshold, scale, offset):
+    normalised, _, _ = _normalised(x, residual, epsilon, seed, threshold, scale, offset)
     return tf.cast(normalised * gamma + beta, x.dtype)
 
 
 @tf.function(jit_compile=True)
-def _layer_norm_backward(x, residual, gamma, epsilon, dy, seed, threshold, scale):
-    normalised, inverse_std, keep = _normalised(x, residual, epsilon, seed, threshold, scale)
+def _layer_norm_backward(x, residual, gamma, epsilon, dy, seed, threshold, scale, offset):
+    normalised, inverse_std, keep = _normalised(x, residual, epsilon, seed, threshold, scale, offset)
     dy = tf.cast(dy, tf.float32)
     g = dy * gamma
     dh = inverse_std * (g - tf.reduce_mean(g, axis=-1, keepdims=True)
@@ -153,8 +185,10 @@ def attention_weights(scores, key_bias, scale: float, dropout_rate: float = 0.0,
     @tf.custom_gradient
     def apply(scores):
         def gradient(dy):
-            return _attention_weights_backward(scores, key_bias, scale, dy, *mask.arguments)
-        return _attention_weights_forward(scores, key_bias, scale, *mask.arguments), gradient
+            return _concat(_split_call(lambda scores, key_bias, dy, offset: _attention_weights_backward(
+                scores, key_bias, scale, dy, *mask.arguments, offset), (scores, key_bias, dy)))
+        return _concat(_split_call(lambda scores, key_bias, offset: _attention_weights_forward(
+            scores, key_bias, scale, *mask.arguments, offset), (scores, key_bias))), gradient
 
     return apply(scores)
 
@@ -166,19 +200,19 @@ def _softmax(scores, key_bias, scale):
 
 
 @tf.function(jit_compile=True)
-def _attention_weights_forward(scores, key_bias, scale, seed, threshold, dropout_scale):
+def _attention_weights_forward(scores, key_bias, scale, seed, threshold, dropout_scale, offset):
     p = _softmax(scores, key_bias, scale)
     if threshold:
-        p = tf.where(_keep(tf.shape(p), seed, threshold), p * dropout_scale, 0.0)
+        p = tf.where(_keep(tf.shape(p), seed, threshold, offset), p * dropout_scale, 0.0)
     return tf.cast(p, scores.dtype)
 
 
 @tf.function(jit_compile=True)
-def _attention_weights_backward(scores, key_bias, scale, dy, seed, threshold, dropout_scale):
+def _attention_weights_backward(scores, key_bias, scale, dy, seed, threshold, dropout_scale, offset):
     p = _softmax(scores, key_bias, scale)
     g = tf.cast(dy, tf.float32)
     if threshold:
-        g = tf.where(_keep(tf.shape(p), seed, threshold), g * dropout_scale, 0.0)
+        g = tf.where(_keep(tf.shape(p), seed, threshold, offset), g * dropout_scale, 0.0)
     return tf.cast(p * (g - tf.reduce_sum(g * p, axis=-1, keepdims=True)) * scale, scores.dtype)
 
 
@@ -238,11 +272,12 @@ def _hash_masked(x, seed, threshold, scale):
     return tf.where(_keep(tf.shape(x), seed, threshold), x * tf.cast(scale, x.dtype), tf.zeros_like(x))
 
 
-def _keep(shape, seed, threshold):
-    """The dropout keep mask of a tensor of `shape`: element i is kept when the i-th 16 bits of the hash stream are
-    >= `threshold` (each 32-bit word of `hash_bits` decides two elements)."""
+def _keep(shape, seed, threshold, offset=0):
+    """The dropout keep mask of a tensor of `shape`: element i is kept when the (offset + i)-th 16 bits of the hash
+    stream are >= `threshold` (each 32-bit word of `hash_bits` decides two elements, so `offset` is even)."""
     size = tf.reduce_prod(shape)
-    bits = hash_bits(tf.bitcast(tf.range((size + 1) // 2, dtype=tf.int32), tf.uint32), seed)
+    counter = tf.range((size + 1) // 2, dtype=tf.int32) + offset // 2
+    bits = hash_bits(tf.bitcast(counter, tf.uint32), seed)
     halves = tf.reshape(tf.bitcast(bits, tf.uint16), [-1])[:size]
     return tf.reshape(halves >= tf.cast(threshold, tf.uint16), shape)
 
