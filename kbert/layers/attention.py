@@ -67,12 +67,13 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         # Padded keys get -1e9 before the softmax, so their probability is exactly 0 in float32.
         key_bias = (1.0 - tf.cast(padding_mask, tf.float32)) * -1e9
         # The float32 maps this layer hands back; a training step that does not read them never computes them.
-        probabilities = tf.nn.softmax(tf.cast(scores, tf.float32) * size ** -0.5 + key_bias[:, None, None, :])
+        scale = size ** -0.5
+        probabilities = tf.nn.softmax(tf.cast(scores, tf.float32) * scale + key_bias[:, None, None, :])
         seed = self.dropout.step_seed(training)
         if seed is None:
             weights = tf.cast(probabilities, self.compute_dtype)
         else:  # softmax and dropout in one pass each way
-            weights = kernels.attention_weights(scores, key_bias, size ** -0.5, self.dropout.rate, seed)
+            weights = kernels.attention_weights(scores, key_bias, scale, self.dropout.rate, seed)
         context = tf.transpose(tf.matmul(weights, value), (0, 2, 1, 3))  # [batch, queries, heads, size]
         context = tf.reshape(context, (batch_size, tf.shape(query)[2], self.hidden_size))
         return self.output_dense(context), probabilities

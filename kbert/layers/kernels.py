@@ -52,9 +52,9 @@ def _split_call(function, tensors):
 
     The halves are two independent ops, which TensorFlow's two executor threads run at once: XLA's CPU code for
     these kernels mostly uses one core, and at `base` this made a bf16 training step 1-5% faster (two A/B runs,
-    bench/README.md). `offset` is the flat
-    index of the half's first element, so that a dropout mask comes out as for the whole tensor. One call when a
-    row's size is unknown or odd (the hash decides elements in pairs, so the offset must be even).
+    bench/README.md). `offset` is the flat index of the half's first element, so that a dropout mask comes out as
+    for the whole tensor. One call when a row's size is unknown or odd (the hash decides elements in pairs, so the
+    offset must be even).
     """
     row_size = tensors[0].shape[1:].num_elements()
     if row_size is None or row_size % 2:
@@ -102,11 +102,6 @@ def _gelu_approximate_backward(x, bias, dy):
     return tf.cast(dh, x.dtype), tf.cast(_reduce_rows(dh), bias.dtype)
 
 
-def layer_norm(x, gamma, beta, epsilon):
-    """LayerNorm over the last axis, computed in float32 and returned in `x.dtype`."""
-    return residual_layer_norm(x, None, gamma, beta, epsilon)
-
-
 def residual_layer_norm(x, residual, gamma, beta, epsilon, dropout_rate: float = 0.0, seed=None):
     """LayerNorm of `dropout(x) + residual` (the post-LN residual block; `residual` may be None), in float32.
 
@@ -116,15 +111,15 @@ def residual_layer_norm(x, residual, gamma, beta, epsilon, dropout_rate: float =
     `g = dy * gamma`, instead of differentiating `tf.nn.moments` step by step, which stored float32 intermediates
     and took more passes.
     """
-    mask = _DropoutMask.of(dropout_rate, seed)
+    mask = _dropout_arguments(dropout_rate, seed)
 
     def forward():
         return _concat(_split_call(lambda x, residual, offset: _layer_norm_forward(
-            x, residual, gamma, beta, epsilon, *mask.arguments, offset), (x, residual)))
+            x, residual, gamma, beta, epsilon, *mask, offset), (x, residual)))
 
     def gradient(dy):
         halves = _split_call(lambda x, residual, dy, offset: _layer_norm_backward(
-            x, residual, gamma, epsilon, dy, *mask.arguments, offset), (x, residual, dy))
+            x, residual, gamma, epsilon, dy, *mask, offset), (x, residual, dy))
         dx, dh = _concat([half[0] for half in halves]), _concat([half[1] for half in halves])
         dgamma, dbeta = tf.add_n([half[2] for half in halves]), tf.add_n([half[3] for half in halves])
         return (dx, dgamma, dbeta) if residual is None else (dx, dh, dgamma, dbeta)
@@ -142,34 +137,30 @@ def residual_layer_norm(x, residual, gamma, beta, epsilon, dropout_rate: float =
 
 
 def _normalised(x, residual, epsilon, seed, threshold, scale, offset):
-    """`(h - mean) / sqrt(variance + epsilon)` of `h = dropout(x) + residual` in float32, that reciprocal std, and
-    the dropout's keep mask (None without dropout)."""
-    h = tf.cast(x, tf.float32)
-    keep = None
-    if threshold:
-        keep = _keep(tf.shape(h), seed, threshold, offset)
-        h = tf.where(keep, h * scale, 0.0)
+    """`(h - mean) / sqrt(variance + epsilon)` of `h = dropout(x) + residual` in float32, and that reciprocal
+    std."""
+    h = _masked(tf.cast(x, tf.float32), seed, threshold, scale, offset)
     if residual is not None:
         h += tf.cast(residual, tf.float32)
     centred = h - tf.reduce_mean(h, axis=-1, keepdims=True)
     inverse_std = tf.math.rsqrt(tf.reduce_mean(centred * centred, axis=-1, keepdims=True) + epsilon)
-    return centred * inverse_std, inverse_std, keep
+    return centred * inverse_std, inverse_std
 
 
 @tf.function(jit_compile=True)
 def _layer_norm_forward(x, residual, gamma, beta, epsilon, seed, threshold, scale, offset):
-    normalised, _, _ = _normalised(x, residual, epsilon, seed, threshold, scale, offset)
+    normalised, _ = _normalised(x, residual, epsilon, seed, threshold, scale, offset)
     return tf.cast(normalised * gamma + beta, x.dtype)
 
 
 @tf.function(jit_compile=True)
 def _layer_norm_backward(x, residual, gamma, epsilon, dy, seed, threshold, scale, offset):
-    normalised, inverse_std, keep = _normalised(x, residual, epsilon, seed, threshold, scale, offset)
+    normalised, inverse_std = _normalised(x, residual, epsilon, seed, threshold, scale, offset)
     dy = tf.cast(dy, tf.float32)
     g = dy * gamma
     dh = inverse_std * (g - tf.reduce_mean(g, axis=-1, keepdims=True)
                         - normalised * tf.reduce_mean(g * normalised, axis=-1, keepdims=True))
-    dx = dh if keep is None else tf.where(keep, dh * scale, 0.0)
+    dx = _masked(dh, seed, threshold, scale, offset)  # the same mask as the forward
     return tf.cast(dx, x.dtype), tf.cast(dh, x.dtype), _reduce_rows(dy * normalised), _reduce_rows(dy)
 
 
@@ -181,15 +172,15 @@ def attention_weights(scores, key_bias, scale: float, dropout_rate: float = 0.0,
     probabilities are kept) and applies `p * (g - sum(g * p))` in one more pass. The dropout mask is the one
     `dropout(..., dropout_rate, seed)` draws.
     """
-    mask = _DropoutMask.of(dropout_rate, seed)
+    mask = _dropout_arguments(dropout_rate, seed)
 
     @tf.custom_gradient
     def apply(scores):
         def gradient(dy):
             return _concat(_split_call(lambda scores, key_bias, dy, offset: _attention_weights_backward(
-                scores, key_bias, scale, dy, *mask.arguments, offset), (scores, key_bias, dy)))
+                scores, key_bias, scale, dy, *mask, offset), (scores, key_bias, dy)))
         return _concat(_split_call(lambda scores, key_bias, offset: _attention_weights_forward(
-            scores, key_bias, scale, *mask.arguments, offset), (scores, key_bias))), gradient
+            scores, key_bias, scale, *mask, offset), (scores, key_bias))), gradient
 
     return apply(scores)
 
@@ -202,33 +193,24 @@ def _softmax(scores, key_bias, scale):
 
 @tf.function(jit_compile=True)
 def _attention_weights_forward(scores, key_bias, scale, seed, threshold, dropout_scale, offset):
-    p = _softmax(scores, key_bias, scale)
-    if threshold:
-        p = tf.where(_keep(tf.shape(p), seed, threshold, offset), p * dropout_scale, 0.0)
+    p = _masked(_softmax(scores, key_bias, scale), seed, threshold, dropout_scale, offset)
     return tf.cast(p, scores.dtype)
 
 
 @tf.function(jit_compile=True)
 def _attention_weights_backward(scores, key_bias, scale, dy, seed, threshold, dropout_scale, offset):
     p = _softmax(scores, key_bias, scale)
-    g = tf.cast(dy, tf.float32)
-    if threshold:
-        g = tf.where(_keep(tf.shape(p), seed, threshold, offset), g * dropout_scale, 0.0)
+    g = _masked(tf.cast(dy, tf.float32), seed, threshold, dropout_scale, offset)
     return tf.cast(p * (g - tf.reduce_sum(g * p, axis=-1, keepdims=True)) * scale, scores.dtype)
 
 
-class _DropoutMask:
-    """The arguments (`seed`, 16-bit `threshold`, `scale`) the XLA kernels take for a dropout at `rate`."""
-
-    def __init__(self, seed, threshold: int, scale: float):
-        self.arguments = (seed, threshold, scale)
-
-    @classmethod
-    def of(cls, rate: float, seed) -> _DropoutMask:
-        if not rate or seed is None:
-            return cls(None, 0, 1.0)
-        threshold = round(rate * 65536)
-        return cls(seed, threshold, 65536.0 / (65536 - threshold))
+def _dropout_arguments(rate: float, seed) -> tuple:
+    """`(seed, threshold, scale)`, what the kernels take for a dropout at `rate`: the 16-bit drop threshold and the
+    inverted-dropout scale; threshold 0 (nothing dropped) without a rate or a seed."""
+    if not rate or seed is None:
+        return None, 0, 1.0
+    threshold = round(rate * 65536)
+    return seed, threshold, 65536.0 / (65536 - threshold)
 
 
 def dropout(x, rate: float, seed):
@@ -240,11 +222,11 @@ def dropout(x, rate: float, seed):
     The gradient recomputes the same mask from `seed` instead of storing it. The drop probability is
     `round(rate * 65536) / 65536`, within 8e-6 of `rate`. `seed` is an int32 `[2]` tensor.
     """
-    mask = _DropoutMask.of(rate, seed)
+    mask = _dropout_arguments(rate, seed)
 
     @tf.custom_gradient
     def apply(x):
-        return _hash_masked(x, *mask.arguments), lambda dy: _hash_masked(dy, *mask.arguments)
+        return _hash_masked(x, *mask), lambda dy: _hash_masked(dy, *mask)
 
     return apply(x)
 
@@ -269,8 +251,15 @@ def hash_bits(counter, seed):
 
 @tf.function(jit_compile=True)
 def _hash_masked(x, seed, threshold, scale):
-    """`x * scale` where the element's 16 random bits are >= `threshold`, else 0."""
-    return tf.where(_keep(tf.shape(x), seed, threshold), x * tf.cast(scale, x.dtype), tf.zeros_like(x))
+    """`_masked` as its own XLA kernel."""
+    return _masked(x, seed, threshold, scale)
+
+
+def _masked(x, seed, threshold, scale, offset=0):
+    """`x * scale` where the element's 16 random bits are >= `threshold`, else 0; `x` itself at threshold 0."""
+    if not threshold:
+        return x
+    return tf.where(_keep(tf.shape(x), seed, threshold, offset), x * tf.cast(scale, x.dtype), tf.zeros_like(x))
 
 
 def _keep(shape, seed, threshold, offset=0):

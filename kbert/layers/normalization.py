@@ -18,7 +18,7 @@ class LayerNorm(keras.layers.Layer):
         super().__init__(autocast=False, **kwargs)
         self.epsilon = epsilon
 
-    def build(self, x_shape, residual_shape=None, dropout_rate=0.0, dropout_seed=None):
+    def build(self, x_shape, residual_shape=None):
         self.gamma = self.add_weight(shape=(x_shape[-1],), initializer="ones", name="gamma")
         self.beta = self.add_weight(shape=(x_shape[-1],), initializer="zeros", name="beta")
 
@@ -33,7 +33,7 @@ class LayerNorm(keras.layers.Layer):
             residual = keras.ops.cast(residual, self.compute_dtype)
         return kernels.residual_layer_norm(x, residual, gamma, beta, self.epsilon, dropout_rate, dropout_seed)
 
-    def compute_output_shape(self, x_shape, residual_shape=None, dropout_rate=0.0, dropout_seed=None):
+    def compute_output_shape(self, x_shape, residual_shape=None):
         return x_shape
 
     def get_config(self):
