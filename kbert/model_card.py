@@ -72,6 +72,13 @@ def render_card(metadata: dict[str, Any], config: dict[str, Any]) -> str:
     if metadata["label_names"]:
         lines[-1] += (" inspect's attributions are gradient x input on the embedding output, summed over the hidden "
                       "axis, of the predicted label's logit minus the mean logit.")
+    if "ig_steps" in metadata:
+        lines[-1] += (" integrated_gradients attributes the same logit by moving each token embedding from [PAD]'s "
+                      f"to its own in {metadata['ig_steps']} steps ([CLS], [SEP], segment and position stay); a "
+                      "text's attributions add up to logit_difference.")
+    if "embedding_parts" in metadata["signatures"]:
+        lines[-1] += (" embedding_parts gives each token's token, segment and position embeddings, their sum and "
+                      "the sum after LayerNorm; tokenize gives the WordPiece tokens without running the model.")
     lines += ["", "| signature | inputs | outputs |", "|---|---|---|"]
     for name, spec in metadata["signatures"].items():
         lines.append(f"| `{name}` | {_render_specs(spec['inputs'])} | {_render_specs(spec['outputs'])} |")

@@ -40,6 +40,10 @@ class ModelLoadError(Exception):
     """A model directory that is missing, incomplete or unreadable; the message names the path and what is wrong."""
 
 
+class MissingSignatureError(Exception):
+    """The export predates a signature a method needs; exporting the model again adds it."""
+
+
 def resolve_model_dir(model_dir: str | os.PathLike) -> Path:
     """A version directory as given, or the highest-numbered version under a model's directory."""
     path = Path(model_dir)
@@ -110,6 +114,38 @@ class Pipeline:
                 "metrics": self.metadata["model_card"].get("metrics", {}),
                 "card": card_path.read_text(encoding="utf-8") if card_path.is_file() else "",
                 "path": str(self.path), "version": int(self.path.name) if self.path.name.isdecimal() else None}
+
+    def supports(self, signature: str) -> bool:
+        """Whether the export has `signature` (models exported by an older kbert lack the newer ones)."""
+        return signature in self._model.signatures
+
+    def _require(self, signature: str) -> None:
+        if not self.supports(signature):
+            raise MissingSignatureError(f"{self.path} was exported without the {signature!r} signature (by an older "
+                                        "kbert); export the model again to use it")
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[str]]:
+        """Each text's WordPiece tokens, without [CLS]/[SEP] and uncut by the window; [UNK] where the vocabulary has
+        no piece for a word."""
+        self._require("tokenize")
+        texts, _ = _as_texts(texts, "texts")
+        tokens = []
+        for _, outputs in self._run("tokenize", texts):
+            tokens += [[token.decode("utf-8") for token in row[:count]]
+                       for row, count in zip(outputs["tokens"], outputs["num_tokens"], strict=True)]
+        return tokens
+
+    def embedding_parts(self, text: str, text_pair: str | None = None) -> dict[str, Any]:
+        """The input representation of the `n` real tokens: `tokens`, `segment_ids` `[n]`, and float32 `[n,
+        hidden_size]` arrays `token_embeddings`, `segment_embeddings`, `position_embeddings`, `embedding_sum` (the
+        three added) and `embedding_output` (the sum after LayerNorm: what the first encoder layer reads)."""
+        name = "embedding_parts" if text_pair is None else "embedding_parts_pair"
+        self._require(name)
+        outputs = next(self._run(name, [text], None if text_pair is None else [text_pair]))[1]
+        n = int(outputs["padding_mask"][0].sum())
+        parts = {key: outputs[key][0, :n] for key in ("token_embeddings", "segment_embeddings", "position_embeddings",
+                                                      "embedding_sum", "embedding_output", "segment_ids")}
+        return {"tokens": [token.decode("utf-8") for token in outputs["tokens"][0, :n]], **parts}
 
     def truncated(self, text: str, text_pair: str | None = None) -> bool:
         """Whether `text` (and `text_pair`) lose tokens to fit in `seq_length`."""
@@ -205,6 +241,64 @@ class FillMaskPipeline(Pipeline):
                                 for slot in range(counts[index])])
         return results[0] if single else results
 
+    def score(self, text: str, candidates: Sequence[str]) -> list[dict[str, Any]]:
+        """How likely the model finds `candidates[j]` at the j-th [MASK] of `text`: per candidate `{"candidate",
+        "probability", "rank", "num_pieces"}`, rank 1 being fill_mask's first answer; a candidate that is not one
+        ordinary token of the vocabulary (several WordPieces, [UNK], a special token) gets rank 0 and probability 0."""
+        self._require("fill_mask_scores")
+        limit = self.metadata["max_masks"]
+        if not 1 <= len(candidates) <= min(limit, text.count(self.metadata["mask_token"])):
+            raise ValueError(f"{len(candidates)} candidates for a text with {text.count(self.metadata['mask_token'])} "
+                             f"{self.metadata['mask_token']}s; give one per [MASK], at most {limit}")
+        row = [*candidates, *[""] * (limit - len(candidates))]
+        outputs = self._model.signatures["fill_mask_scores"](text=tf.constant([text]), candidates=tf.constant([row]))
+        return [{"candidate": candidate, "probability": float(outputs["probabilities"][0, j]),
+                 "rank": int(outputs["ranks"][0, j]), "num_pieces": int(outputs["num_pieces"][0, j])}
+                for j, candidate in enumerate(candidates)]
+
+    def fill_jointly(self, text: str, beam_width: int = 5) -> dict[str, Any]:
+        """The likeliest filling of all the [MASK]s of `text` together, not each on its own: a beam search that
+        fills the most confident [MASK] first, then predicts the others again with it in place. -> `tokens` (one per
+        [MASK], in text order), `probability` (the product of the probabilities of each step, chain-rule style),
+        `steps` (`{"mask", "token", "probability"}` in the order they were filled) and `text` (filled in; a "##"
+        piece joins the word before it)."""
+        mask = self.metadata["mask_token"]
+        count = text.count(mask)
+        if count == 0:
+            raise ValueError(f"{text!r} has no {mask} to fill")
+        beam_width = min(max(int(beam_width), 1), self.metadata["top_k"])
+        beams = [([None] * count, 0.0, [])]  # (token per [MASK] or None, log-probability, steps)
+        for _ in range(count):
+            answers = self([_filled(text, mask, tokens) for tokens, _, _ in beams], top_k=beam_width)
+            grown = []
+            for (tokens, log_p, steps), answer in zip(beams, answers, strict=True):
+                open_masks = [index for index, token in enumerate(tokens) if token is None]
+                best = max(range(len(open_masks)), key=lambda slot: answer[slot][0]["score"])
+                for candidate in answer[best]:
+                    filled = list(tokens)
+                    filled[open_masks[best]] = candidate["token"]
+                    grown.append((filled, log_p + float(np.log(max(candidate["score"], 1e-30))),
+                                  [*steps, {"mask": open_masks[best], "token": candidate["token"],
+                                            "probability": candidate["score"]}]))
+            unique = {tuple(tokens): (tokens, log_p, steps) for tokens, log_p, steps in sorted(grown, key=_score)}
+            beams = sorted(unique.values(), key=_score, reverse=True)[:beam_width]  # one beam per filling, its best
+        tokens, log_p, steps = beams[0]
+        return {"tokens": tokens, "probability": float(np.exp(log_p)), "steps": steps,
+                "text": _filled(text, mask, tokens)}
+
+
+def _score(beam: tuple) -> float:
+    return beam[1]
+
+
+def _filled(text: str, mask: str, tokens: Sequence[str | None]) -> str:
+    """`text` with its i-th `mask` replaced by `tokens[i]` (a "##" piece without the ##; None keeps the mask)."""
+    pieces = text.split(mask)
+    filled = [pieces[0]]
+    for token, piece in zip(tokens, pieces[1:], strict=True):
+        filled += [mask if token is None else token.removeprefix("##"), piece]
+    return "".join(filled)
+
 
 class NextSentencePipeline(Pipeline):
     """The probability that the second text follows the first (BERT's next-sentence head)."""
@@ -232,6 +326,18 @@ class ClassifyPipeline(Pipeline):
         name = "classify" if pairs is None else "classify_pair"
         results = [self._scores(p) for _, outputs in self._run(name, texts, pairs) for p in outputs["probabilities"]]
         return results[0] if single else results
+
+    def integrated_gradients(self, text: str, text_pair: str | None = None) -> dict[str, Any]:
+        """Integrated-gradients attributions of the predicted label, per token: `tokens` (n, with [CLS]/[SEP]),
+        `attributions` `[n]` (0 on [CLS]/[SEP]), `logit_difference` (what they add up to), `scores` and `label`.
+        The baseline and steps are in the model card (`ig_steps` in kbert.json)."""
+        name = "integrated_gradients" if text_pair is None else "integrated_gradients_pair"
+        self._require(name)
+        outputs = next(self._run(name, [text], None if text_pair is None else [text_pair]))[1]
+        n = int(outputs["padding_mask"][0].sum())
+        return {"tokens": [token.decode("utf-8") for token in outputs["tokens"][0, :n]],
+                "attributions": outputs["attributions"][0, :n],
+                "logit_difference": float(outputs["logit_difference"][0]), **self._scores(outputs["probabilities"][0])}
 
 
 class EncodePipeline(Pipeline):

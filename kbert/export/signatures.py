@@ -17,9 +17,11 @@ from kbert.text.tokenizer import BertTokenizer
 MAX_MASKS = 10  # fill_mask answers at most this many [MASK]s per text ...
 TOP_K = 10  # ... each with this many candidate tokens
 LENGTH_BUCKET = 16
+IG_STEPS = 32  # integrated gradients: points on the path from the baseline to the input (midpoint rule)
 
 _TEXT = tf.TensorSpec([None], tf.string, name="text")
 _TEXT_PAIR = tf.TensorSpec([None], tf.string, name="text_pair")
+_CANDIDATES = tf.TensorSpec([None, MAX_MASKS], tf.string, name="candidates")
 
 
 def _signature(*inputs: tf.TensorSpec):
@@ -44,7 +46,8 @@ class _Serving(tf.Module):
 
     def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
         """Name -> concrete function, for `tf.saved_model.save(..., signatures=...)`; the first is the default."""
-        names = [*self.task_signatures, "encode", "encode_pair", "inspect", "inspect_pair", "count_tokens"]
+        names = [*self.task_signatures, "encode", "encode_pair", "inspect", "inspect_pair", "count_tokens",
+                 "tokenize", "embedding_parts", "embedding_parts_pair"]
         functions = {}
         for name in names:
             method = getattr(self, name)  # no tensor-dependent Python control flow: autograph would only cost time
@@ -115,11 +118,46 @@ class _Serving(tf.Module):
         """-> `num_tokens` int32 `[batch_size]`: WordPiece tokens of each text before packing (none cut)."""
         return {"num_tokens": tf.cast(self.tokenizer.tokenize(text).row_lengths(), tf.int32)}
 
+    @_signature(_TEXT)
+    def tokenize(self, text):
+        """-> `tokens` tf.string `[batch_size, longest]`, each text's WordPiece tokens before packing ("" after its
+        last), and `num_tokens` int32 `[batch_size]`. Runs no model: it shows what a text becomes, [UNK]s included."""
+        ids = self.tokenizer.tokenize(text)
+        return {"tokens": self.tokenizer.id_to_token(ids).to_tensor(default_value=""),
+                "num_tokens": tf.cast(ids.row_lengths(), tf.int32)}
+
+    def _embedding_parts(self, features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """The three terms of the embedding sum, their sum, and the normalised output the first layer reads, each
+        float32 `[batch_size, length, hidden_size]` and 0 on padding; with `tokens` and the packed features."""
+        embeddings = self.backbone.embeddings
+        token = tf.gather(tf.convert_to_tensor(embeddings.token_embeddings.value), features["token_ids"])
+        segment = tf.gather(tf.convert_to_tensor(embeddings.segment_embeddings.value), features["segment_ids"])
+        table = tf.convert_to_tensor(embeddings.position_embeddings.value)
+        position = tf.broadcast_to(table[None, :tf.shape(token)[1]], tf.shape(token))
+        real = tf.cast(features["padding_mask"], tf.float32)[:, :, None]
+        parts = {"token_embeddings": token, "segment_embeddings": segment, "position_embeddings": position,
+                 "embedding_sum": token + segment + position, "embedding_output": self._embed(features)}
+        return {**{key: tf.cast(value, tf.float32) * real for key, value in parts.items()},
+                "tokens": self.tokenizer.id_to_token(features["token_ids"]), "segment_ids": features["segment_ids"],
+                "padding_mask": features["padding_mask"]}
+
+    @_signature(_TEXT)
+    def embedding_parts(self, text):
+        """BERT's input representation, token by token: `token_embeddings`, `segment_embeddings` and
+        `position_embeddings` (rows of the three tables), `embedding_sum` (their sum) and `embedding_output` (the
+        sum after LayerNorm: what the first encoder layer reads), float32 `[batch_size, length, hidden_size]`; with
+        `tokens` tf.string, `segment_ids` and `padding_mask` `[batch_size, length]`."""
+        return self._embedding_parts(self._features(text))
+
+    @_signature(_TEXT, _TEXT_PAIR)
+    def embedding_parts_pair(self, text, text_pair):
+        return self._embedding_parts(self._features(text, text_pair))
+
 
 class PretrainerServing(_Serving):
-    """A `BertPretrainer`'s signatures: `fill_mask`, `next_sentence`, plus the common ones."""
+    """A `BertPretrainer`'s signatures: `fill_mask`, `next_sentence`, `fill_mask_scores`, plus the common ones."""
 
-    task_signatures = ("fill_mask", "next_sentence")
+    task_signatures = ("fill_mask", "next_sentence", "fill_mask_scores")
 
     def __init__(self, model: BertPretrainer, tokenizer: BertTokenizer, seq_length: int):
         super().__init__(model, tokenizer, seq_length)
@@ -136,30 +174,53 @@ class PretrainerServing(_Serving):
         `tokens` tf.string `[batch_size, MAX_MASKS, top_k]`, `probabilities` float32 (same shape, best first),
         `mask_positions` int32 `[batch_size, MAX_MASKS]` and `num_masks` int32 `[batch_size]` (every [MASK] that fit
         in seq_length, even beyond MAX_MASKS). Slot j is valid where j < num_masks; unused slots hold 0 and ""."""
-        features = self._features(text)
+        masks = self._mask_logits(self._features(text))
+        logits = masks["logits"]
+        _, token_ids = tf.math.top_k(logits + self.candidate_penalty, k=self.top_k)
+        top_logits = tf.gather(logits, token_ids, batch_dims=2)
+        probabilities = tf.exp(top_logits - tf.reduce_logsumexp(logits, axis=-1, keepdims=True))  # softmax, top k
+        keep = masks["valid"][:, :, None]
+        token_ids = tf.where(keep, _pad_slots(token_ids), 0)
+        return {"token_ids": token_ids, "tokens": tf.where(keep, self.tokenizer.id_to_token(token_ids), ""),
+                "probabilities": tf.where(keep, _pad_slots(probabilities), 0.0),
+                "mask_positions": _pad_slots(masks["positions"]), "num_masks": masks["num_masks"]}
+
+    def _mask_logits(self, features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """The masked-LM `logits` `[batch_size, slots, vocab_size]` at the first [MASK]s of each text (only the
+        `slots` some text of the batch needs), their `positions` `[batch_size, slots]`, `num_masks` `[batch_size]`
+        and `valid` `[batch_size, MAX_MASKS]` (slot j holds a [MASK] of the text)."""
         is_mask = tf.equal(features["token_ids"], self.tokenizer.mask_id)
         num_masks = tf.reduce_sum(tf.cast(is_mask, tf.int32), axis=1)
-        # Only the slots some text of the batch needs are computed, then padded out to MAX_MASKS.
         slots = tf.clip_by_value(tf.reduce_max(num_masks), 1, MAX_MASKS)
         length = tf.shape(is_mask)[1]
         columns = tf.range(length)[None, :]
         order = tf.argsort(tf.where(is_mask, columns, columns + length), axis=1, stable=True)  # masks first
-        valid = tf.range(MAX_MASKS)[None, :] < num_masks[:, None]  # [batch_size, MAX_MASKS]
+        valid = tf.range(MAX_MASKS)[None, :] < num_masks[:, None]
         positions = tf.where(valid[:, :slots], order[:, :slots], 0)
         logits = self.model({**features, "mask_positions": positions}, training=False)["mlm_logits"]
-        _, token_ids = tf.math.top_k(logits + self.candidate_penalty, k=self.top_k)
-        top_logits = tf.gather(logits, token_ids, batch_dims=2)
-        probabilities = tf.exp(top_logits - tf.reduce_logsumexp(logits, axis=-1, keepdims=True))  # softmax, top k
+        return {"logits": logits, "positions": positions, "num_masks": num_masks, "valid": valid}
 
-        def pad(x: tf.Tensor) -> tf.Tensor:  # [batch_size, slots, ...] -> [batch_size, MAX_MASKS, ...]
-            padded = tf.pad(x, [[0, 0], [0, MAX_MASKS - slots]] + [[0, 0]] * (x.shape.rank - 2))
-            return tf.ensure_shape(padded, [None, MAX_MASKS, *x.shape[2:]])
-
-        keep = valid[:, :, None]
-        token_ids = tf.where(keep, pad(token_ids), 0)
-        return {"token_ids": token_ids, "tokens": tf.where(keep, self.tokenizer.id_to_token(token_ids), ""),
-                "probabilities": tf.where(keep, pad(probabilities), 0.0), "mask_positions": pad(positions),
-                "num_masks": num_masks}
+    @_signature(_TEXT, _CANDIDATES)
+    def fill_mask_scores(self, text, candidates):
+        """How the masked-LM head rates given tokens: `candidates[i, j]` (a string, "" for none) at the j-th [MASK]
+        of text i. -> `probabilities` float32 `[batch_size, MAX_MASKS]` (over the whole vocabulary, as fill_mask's),
+        `ranks` int32 (1 = fill_mask's first candidate; 0 where nothing was scored: no [MASK] in slot j, or a
+        candidate that is not one ordinary vocabulary token) and `num_pieces` int32 (the candidate's WordPiece
+        tokens: only a one-token candidate can fill one [MASK])."""
+        masks = self._mask_logits(self._features(text))
+        logits = masks["logits"]
+        slots = tf.shape(logits)[1]
+        pieces = self.tokenizer.tokenize(tf.reshape(candidates, [-1]))  # [batch_size * MAX_MASKS, (pieces)]
+        num_pieces = tf.reshape(tf.cast(pieces.row_lengths(), tf.int32), [-1, MAX_MASKS])
+        first_piece = tf.reshape(pieces.to_tensor(default_value=0, shape=[None, 1])[:, 0], [-1, MAX_MASKS])
+        token_ids = first_piece[:, :slots]
+        chosen = tf.gather(logits, token_ids, batch_dims=2)  # [batch_size, slots]
+        probabilities = tf.exp(chosen - tf.reduce_logsumexp(logits, axis=-1))
+        ranks = 1 + tf.reduce_sum(tf.cast(logits + self.candidate_penalty > chosen[:, :, None], tf.int32), axis=-1)
+        ordinary = _pad_slots(tf.gather(self.candidate_penalty, token_ids)) == 0.0  # padded slots: not valid anyway
+        scored = masks["valid"] & (num_pieces == 1) & ordinary
+        return {"probabilities": tf.where(scored, _pad_slots(probabilities), 0.0),
+                "ranks": tf.where(scored, _pad_slots(ranks), 0), "num_pieces": num_pieces}
 
     @_signature(_TEXT, _TEXT_PAIR)
     def next_sentence(self, text, text_pair):
@@ -173,7 +234,7 @@ class ClassifierServing(_Serving):
     """A `BertClassifier`'s signatures: `classify` and `classify_pair`, plus the common ones; `inspect` adds
     token attributions."""
 
-    task_signatures = ("classify", "classify_pair")
+    task_signatures = ("classify", "classify_pair", "integrated_gradients", "integrated_gradients_pair")
 
     def __init__(self, model: BertClassifier, tokenizer: BertTokenizer, seq_length: int, label_names: list[str]):
         super().__init__(model, tokenizer, seq_length)
@@ -211,7 +272,65 @@ class ClassifierServing(_Serving):
         return {**self._inspect_common(features, attentions), "probabilities": tf.nn.softmax(logits),
                 "attributions": attributions}
 
+    def _classifier_logits(self, embedded: tf.Tensor, padding_mask: tf.Tensor) -> tf.Tensor:
+        sequence, _ = self._attend(embedded, padding_mask)
+        return self.model.classifier_head(self.backbone.pooler(sequence), training=False)
+
+    def _integrated_gradients(self, features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """Integrated gradients (Sundararajan et al., 2017) of the predicted label's centred logit, per token: the
+        token embeddings move from a baseline ([PAD]'s embedding for every token but [CLS] and [SEP]) to the input's
+        in IG_STEPS steps while segment and position stay; each step's gradient times the move, summed over the
+        hidden axis. `logit_difference` is that logit at the input minus at the baseline, which the attributions of
+        a text add up to (the method's completeness) up to the integration error."""
+        parts = self._embedding_parts(features)
+        embeddings = self.backbone.embeddings
+        token_ids, padding_mask = features["token_ids"], features["padding_mask"]
+        rest = parts["segment_embeddings"] + parts["position_embeddings"]
+        kept = (token_ids == self.tokenizer.cls_id) | (token_ids == self.tokenizer.sep_id) | (padding_mask == 0)
+        table = tf.convert_to_tensor(embeddings.token_embeddings.value)
+        baseline = tf.gather(table, tf.where(kept, token_ids, self.tokenizer.pad_id))
+        move = parts["token_embeddings"] - baseline
+
+        def centred_logits(token_part: tf.Tensor, copies: int) -> tf.Tensor:
+            """[copies * batch_size, length, hidden_size] token parts -> the centred logits."""
+            embedded = embeddings.layer_norm(token_part + tf.tile(rest, [copies, 1, 1]))
+            logits = self._classifier_logits(embedded, tf.tile(padding_mask, [copies, 1]))
+            return logits - tf.reduce_mean(logits, axis=-1, keepdims=True)
+
+        ends = tf.split(centred_logits(tf.concat([parts["token_embeddings"], baseline], 0), 2), 2)  # input, baseline
+        label = tf.argmax(ends[0], axis=-1, output_type=tf.int32)
+        alphas = (tf.range(IG_STEPS, dtype=tf.float32) + 0.5) / IG_STEPS
+        path = tf.reshape(baseline[None] + alphas[:, None, None, None] * move[None],
+                          tf.concat([[-1], tf.shape(move)[1:]], 0))  # [IG_STEPS * batch_size, length, hidden_size]
+        with tf.GradientTape() as tape:
+            tape.watch(path)
+            target = tf.reduce_sum(tf.gather(centred_logits(path, IG_STEPS), tf.tile(label, [IG_STEPS]),
+                                             batch_dims=1))
+        gradient = tf.reduce_mean(tf.reshape(tape.gradient(target, path), tf.concat([[IG_STEPS], tf.shape(move)], 0)),
+                                  axis=0)
+        difference = tf.gather(ends[0], label, batch_dims=1) - tf.gather(ends[1], label, batch_dims=1)
+        return {"tokens": parts["tokens"], "padding_mask": padding_mask, "probabilities": tf.nn.softmax(ends[0]),
+                "attributions": tf.reduce_sum(gradient * move, axis=-1) * tf.cast(padding_mask, tf.float32),
+                "logit_difference": difference}
+
+    @_signature(_TEXT)
+    def integrated_gradients(self, text):
+        """-> `attributions` float32 `[batch_size, length]` (see `_integrated_gradients`; 0 on [CLS], [SEP] and
+        padding), `logit_difference` `[batch_size]`, `probabilities`, `tokens` and `padding_mask`. Runs IG_STEPS
+        forward and backward passes per text: send a few texts at a time."""
+        return self._integrated_gradients(self._features(text))
+
+    @_signature(_TEXT, _TEXT_PAIR)
+    def integrated_gradients_pair(self, text, text_pair):
+        return self._integrated_gradients(self._features(text, text_pair))
+
 
 def _is_bracketed(token: str) -> bool:
     """A special token or placeholder such as `[SEP]` or `[unused7]` (a lone bracket is an ordinary token)."""
     return len(token) > 2 and token.startswith("[") and token.endswith("]")
+
+
+def _pad_slots(x: tf.Tensor) -> tf.Tensor:
+    """[batch_size, slots, ...] -> [batch_size, MAX_MASKS, ...], zeros after the computed slots."""
+    padded = tf.pad(x, [[0, 0], [0, MAX_MASKS - tf.shape(x)[1]]] + [[0, 0]] * (x.shape.rank - 2))
+    return tf.ensure_shape(padded, [None, MAX_MASKS, *x.shape[2:]])

@@ -15,7 +15,7 @@ import keras
 import tensorflow as tf
 
 from kbert import precision
-from kbert.export.signatures import LENGTH_BUCKET, MAX_MASKS, ClassifierServing, PretrainerServing
+from kbert.export.signatures import IG_STEPS, LENGTH_BUCKET, MAX_MASKS, ClassifierServing, PretrainerServing
 from kbert.model_card import (
     CARD_FILE,
     CONFIG_FILE,
@@ -61,7 +61,7 @@ def export_model(model: BertPretrainer | BertClassifier, tokenizer: BertTokenize
         "format": FORMAT, "name": name, "model_type": model_type, "tasks": PIPELINE_TASKS[model_type],
         "seq_length": seq_length, "lowercase": tokenizer.lowercase, "mask_token": tokenizer.vocab[tokenizer.mask_id],
         "label_names": list(label_names) if label_names else None, "length_bucket": LENGTH_BUCKET,
-        **({"max_masks": MAX_MASKS, "top_k": serving.top_k} if model_type == "pretrainer" else {}),
+        **({"max_masks": MAX_MASKS, "top_k": serving.top_k} if model_type == "pretrainer" else {"ig_steps": IG_STEPS}),
         "signatures": _describe(signatures), "model_card": card,
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "software": {"tensorflow": tf.__version__, "keras": keras.__version__},
