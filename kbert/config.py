@@ -10,6 +10,7 @@ from typing import Any
 
 ACTIVATIONS = ("gelu", "gelu_approximate")
 POSITION_EMBEDDING_TYPES = ("learned", "sinusoidal")
+LAYER_NORM_POSITIONS = ("post", "pre")  # BERT's LayerNorm after each residual sum, or before each block
 
 # name: (num_hidden_layers, hidden_size); heads = H / 64, intermediate = 4 H, as in Google's BERT release.
 PRESETS = {
@@ -45,6 +46,8 @@ class BertConfig:
     initializer_range: float = 0.02
     layer_norm_eps: float = 1e-12
     position_embedding_type: str = "learned"
+    # Options beyond Google's BERT; their defaults are BERT, so Google and Hugging Face checkpoints load unchanged.
+    layer_norm_position: str = "post"
 
     def __post_init__(self) -> None:
         if self.hidden_act not in ACTIVATIONS:
@@ -54,6 +57,9 @@ class BertConfig:
                 f"position_embedding_type must be one of {POSITION_EMBEDDING_TYPES}, "
                 f"got {self.position_embedding_type!r}"
             )
+        if self.layer_norm_position not in LAYER_NORM_POSITIONS:
+            raise ValueError(
+                f"layer_norm_position must be one of {LAYER_NORM_POSITIONS}, got {self.layer_norm_position!r}")
         for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
                      "intermediate_size", "max_position_embeddings", "type_vocab_size"):
             if getattr(self, name) < 1:

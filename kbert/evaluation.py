@@ -20,7 +20,7 @@ import platform
 import random
 import re
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -30,7 +30,7 @@ from kbert import precision
 from kbert.model_card import VOCAB_FILE
 from kbert.pipeline import ClassifyPipeline, FillMaskPipeline, NextSentencePipeline, pipeline
 from kbert.text.corpus import Corpus, Document, load_corpus
-from kbert.text.normalization import CJK_CHARS
+from kbert.text.masked_characters import MAX_CHARS, MIN_CHARS, MaskedCharacter, masked_characters
 from kbert.text.sentiment import SentimentData, load_sentiment
 from kbert.text.vocab import load_vocabulary
 from kbert.training import pretraining
@@ -43,8 +43,6 @@ from kbert.training.run_config import SETTINGS_FILE, PretrainSettings, read_run_
 from kbert.training.tasks import PretrainingTask
 
 _CHECKPOINT_INDEX = re.compile(r"ckpt-(\d+)\.index")
-_CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
-MIN_CHARS, MAX_CHARS = 12, 60  # the length of the sentences fill-mask is tried on
 
 
 # === Pretraining: held-out figures of every checkpoint ===
@@ -85,8 +83,8 @@ def pretraining_curve(run_dir: str, corpus: Corpus | None = None) -> dict[str, A
         strategy = tf.distribute.get_strategy()
         keras.utils.set_random_seed(settings.seed)
         initial = pretraining.pretrainer(model.backbone.config, settings)
-        rows = [_curve_row(0, None, Evaluator(PretrainingTask(initial), strategy)(heldout))]
-        evaluate = Evaluator(PretrainingTask(model), strategy)
+        rows = [_curve_row(0, None, Evaluator(PretrainingTask(initial, tokenizer.mask_id), strategy)(heldout))]
+        evaluate = Evaluator(PretrainingTask(model, tokenizer.mask_id), strategy)
         for step, prefix in checkpoints:
             restore_model(model, prefix)
             rows.append(_curve_row(step, prefix, evaluate(heldout)))
@@ -149,50 +147,6 @@ def plot_curve(curve: dict[str, Any], records: Sequence[dict], path: str) -> Non
 
 
 # === Fill-mask: one held-out character at a time ===
-
-@dataclasses.dataclass(frozen=True)
-class MaskedCharacter:
-    """A held-out sentence (`document`: its index in the held-out split) whose character `position` is hidden."""
-
-    sentence: str
-    position: int
-    document: int
-
-    @property
-    def answer(self) -> str:
-        return self.sentence[self.position]
-
-    def masked(self, mask_token: str = "[MASK]") -> str:
-        """The sentence with the character replaced by `mask_token`."""
-        return self.sentence[:self.position] + mask_token + self.sentence[self.position + 1:]
-
-
-def masked_characters(documents: Sequence[Document], vocab: Collection[str], count: int, seed: int = 0,
-                      exclude: Collection[str] = (), min_chars: int = MIN_CHARS, max_chars: int = MAX_CHARS
-                      ) -> list[MaskedCharacter]:
-    """Up to `count` characters to predict: CJK characters that are tokens of `vocab`, in sentences of `min_chars`
-    to `max_chars` characters that are not in `exclude` (the training sentences). Seeded; one character per sentence
-    until every sentence has one, so the first ones come from different sentences."""
-    rng = random.Random(seed)
-    vocab = set(vocab)
-    sentences: dict[str, tuple[int, list[int]]] = {}
-    for index, document in enumerate(documents):
-        for words in document:
-            text = "".join(words)
-            positions = [i for i, char in enumerate(text) if char in vocab and _CJK_CHAR.fullmatch(char)]
-            if min_chars <= len(text) <= max_chars and positions and text not in exclude:
-                sentences.setdefault(text, (index, positions))
-    order = list(sentences.items())
-    rng.shuffle(order)
-    for _, (_, positions) in order:
-        rng.shuffle(positions)
-    chosen = []
-    for depth in range(max((len(positions) for _, (_, positions) in order), default=0)):
-        for text, (index, positions) in order:
-            if depth < len(positions) and len(chosen) < count:
-                chosen.append(MaskedCharacter(text, positions[depth], index))
-    return chosen
-
 
 def fill_mask_answers(model: FillMaskPipeline, examples: Sequence[MaskedCharacter], top_k: int = 5
                       ) -> list[dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 from keras import ops
 
@@ -10,6 +12,7 @@ from kbert.config import BertConfig
 from kbert.layers.embeddings import BertEmbeddings
 from kbert.layers.encoder import TransformerEncoderLayer
 from kbert.layers.heads import ClassifierHead, MaskedLMHead, Pooler
+from kbert.layers.normalization import LayerNorm
 
 BACKBONE_INPUTS = ("token_ids", "segment_ids", "padding_mask")
 
@@ -46,14 +49,18 @@ class BertBackbone(keras.Model):
                 config.hidden_size, config.num_attention_heads, config.intermediate_size, config.hidden_act,
                 dropout=config.hidden_dropout_prob, attention_dropout=config.attention_probs_dropout_prob,
                 layer_norm_eps=config.layer_norm_eps, initializer_range=config.initializer_range,
-                name=f"transformer_layer_{i}")
+                layer_norm_position=config.layer_norm_position, name=f"transformer_layer_{i}")
             for i in range(config.num_hidden_layers)
         ]
+        # Pre-LN layers leave their sum unnormalised: one LayerNorm after the stack.
+        final_layer_norm = (LayerNorm(config.layer_norm_eps, name="final_layer_norm")
+                            if config.layer_norm_position == "pre" else None)
         pooler = Pooler(config.hidden_size, config.initializer_range, name="pooler")
+        layers = _Layers(embeddings, transformer_layers, final_layer_norm, pooler)
 
         # === Functional Model ===
         inputs = _backbone_inputs()
-        outputs = _encode(inputs, embeddings, transformer_layers, pooler)
+        outputs = layers.forward(inputs)
         super().__init__(
             inputs=inputs,
             outputs={"sequence_output": outputs["sequence_output"], "pooled_output": outputs["pooled_output"]},
@@ -61,18 +68,29 @@ class BertBackbone(keras.Model):
         )
         self.embeddings = embeddings
         self.transformer_layers = transformer_layers
+        self.final_layer_norm = final_layer_norm
         self.pooler = pooler
+        self._layers_in_order = layers
 
         # === Config ===
         self.config = config
 
+    def forward(self, inputs: dict, training=None, rows=None, return_internals: bool = False, embedded=None
+                ) -> dict:
+        """The backbone's one forward pass, for every caller that needs more than `__call__`'s two outputs.
+
+        `inputs`: the backbone inputs. `rows` `[batch_size, num_rows]`: the last layer computes only these positions
+        (so `sequence_output` is `[batch_size, num_rows, hidden_size]`; put `[CLS]` first for the pooler).
+        `return_internals` adds `hidden_states` (embeddings + each layer's output) and `attention_maps` (float32
+        `[batch_size, num_heads, seq_length, seq_length]` a layer). `embedded` `[batch_size, seq_length,
+        hidden_size]` replaces the embedding output (attributions differentiate with respect to it). Always
+        returns `embedded`, `sequence_output` and `pooled_output`.
+        """
+        return self._layers_in_order.forward(inputs, training, rows, return_internals, embedded)
+
     def with_internals(self) -> keras.Model:
-        """A model sharing these weights whose outputs add `hidden_states` (embeddings + each layer's output,
-        `num_hidden_layers + 1` tensors `[batch_size, seq_length, hidden_size]`) and `attention_maps`
-        (`num_hidden_layers` float32 tensors `[batch_size, num_heads, seq_length, seq_length]`)."""
-        inputs = _backbone_inputs()
-        return keras.Model(inputs, _encode(inputs, self.embeddings, self.transformer_layers, self.pooler),
-                           name=f"{self.name}_with_internals")
+        """A model sharing these weights whose outputs add `hidden_states` and `attention_maps` (see `forward`)."""
+        return _WithInternals(self)
 
     def get_config(self):
         return {"config": self.config.to_dict(), "name": self.name, "trainable": self.trainable}
@@ -83,16 +101,46 @@ class BertBackbone(keras.Model):
         return cls(BertConfig.from_dict(config.pop("config")), **config)
 
 
-def _encode(inputs, embeddings, transformer_layers, pooler) -> dict:
-    """Connects the backbone's layers on `inputs`; returns every output a caller may want."""
-    x = embeddings(inputs["token_ids"], inputs["segment_ids"])
-    hidden_states, attention_maps = [x], []
-    for layer in transformer_layers:
-        x, probabilities = layer(x, inputs["padding_mask"])
-        hidden_states.append(x)
-        attention_maps.append(probabilities)
-    return {"sequence_output": x, "pooled_output": pooler(x),
-            "hidden_states": hidden_states, "attention_maps": attention_maps}
+class _WithInternals(keras.Model):
+    """`BertBackbone.with_internals()`: the backbone's forward pass with every internal output."""
+
+    def __init__(self, backbone: BertBackbone):
+        super().__init__(name=f"{backbone.name}_with_internals")
+        self.backbone = backbone
+
+    def call(self, inputs, training=None):
+        outputs = self.backbone.forward(_backbone_features(inputs), training=training, return_internals=True)
+        outputs.pop("embedded")
+        return outputs
+
+
+@dataclasses.dataclass(frozen=True)
+class _Layers:
+    """The backbone's layers in the order the forward pass runs them (also before the model object exists)."""
+
+    embeddings: BertEmbeddings
+    transformer_layers: list[TransformerEncoderLayer]
+    final_layer_norm: LayerNorm | None
+    pooler: Pooler
+
+    def forward(self, inputs, training=None, rows=None, return_internals=False, embedded=None) -> dict:
+        if embedded is None:
+            embedded = self.embeddings(inputs["token_ids"], inputs["segment_ids"], training=training)
+        x, hidden_states, attention_maps = embedded, [embedded], []
+        last = len(self.transformer_layers) - 1
+        for index, layer in enumerate(self.transformer_layers):
+            x = layer(x, inputs["padding_mask"], rows if index == last else None,
+                      return_probabilities=return_internals, training=training)
+            if return_internals:
+                x, probabilities = x
+                attention_maps.append(probabilities)
+            if self.final_layer_norm is not None and index == last:
+                x = self.final_layer_norm(x)
+            hidden_states.append(x)
+        outputs = {"embedded": embedded, "sequence_output": x, "pooled_output": self.pooler(x)}
+        if return_internals:
+            outputs.update(hidden_states=hidden_states, attention_maps=attention_maps)
+        return outputs
 
 
 def _backbone_features(inputs: dict) -> dict:
@@ -137,17 +185,14 @@ class BertPretrainer(keras.Model):
     def call(self, inputs, training=None):
         # The last layer computes only the rows the heads read ([CLS] and the masked positions): the same
         # numbers as running it everywhere, without the work whose result is thrown away.
-        backbone = self.backbone
         mask_positions = ops.cast(inputs["mask_positions"], "int32")
-        x = backbone.embeddings(inputs["token_ids"], inputs["segment_ids"], training=training)
-        for layer in backbone.transformer_layers[:-1]:
-            x, _ = layer(x, inputs["padding_mask"], training=training)
-        read_rows = ops.concatenate([ops.zeros_like(mask_positions[:, :1]), mask_positions], axis=1)
-        x, _ = backbone.transformer_layers[-1](x, inputs["padding_mask"], read_rows, training=training)
-        predictions = ops.arange(1, ops.shape(read_rows)[1])[None, :] * ops.ones_like(mask_positions)
+        rows = ops.concatenate([ops.zeros_like(mask_positions[:, :1]), mask_positions], axis=1)
+        outputs = self.backbone.forward(_backbone_features(inputs), training=training, rows=rows)
+        predictions = ops.arange(1, ops.shape(rows)[1])[None, :] * ops.ones_like(mask_positions)
         return {
-            "mlm_logits": self.masked_lm_head(x, predictions, backbone.embeddings.token_embeddings),
-            "nsp_logits": self.next_sentence_head(backbone.pooler(x), training=training),
+            "mlm_logits": self.masked_lm_head(outputs["sequence_output"], predictions,
+                                              self.backbone.embeddings.token_embeddings),
+            "nsp_logits": self.next_sentence_head(outputs["pooled_output"], training=training),
         }
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):

@@ -115,7 +115,10 @@ def test_sinusoidal_table_matches_attention_is_all_you_need():
 
 def test_sinusoidal_positions_are_fixed_and_learned_positions_train():
     fixed = BertBackbone(tiny_config(position_embedding_type="sinusoidal"))
-    np.testing.assert_allclose(np.asarray(fixed.embeddings.position_embeddings), sinusoidal_table(32, 64))
+    # The formula, scaled so that its entries are as large as a learned table's at initialisation.
+    np.testing.assert_allclose(np.asarray(fixed.embeddings.position_embeddings),
+                               sinusoidal_table(32, 64) * 0.02 * np.sqrt(2), rtol=1e-6)
+    assert np.sqrt(np.mean(np.asarray(fixed.embeddings.position_embeddings) ** 2)) == pytest.approx(0.02, rel=1e-3)
     assert not any(w is fixed.embeddings.position_embeddings for w in fixed.trainable_weights)
     learned = BertBackbone(tiny_config())
     assert any(w is learned.embeddings.position_embeddings for w in learned.trainable_weights)
@@ -133,7 +136,7 @@ def test_gelu_forms_differ_and_both_build():
 
 @pytest.mark.parametrize("kind", ["backbone", "pretrainer", "classifier"])
 def test_keras_file_round_trip_gives_identical_outputs(kind, tmp_path):
-    backbone = BertBackbone(tiny_config(position_embedding_type="sinusoidal"))
+    backbone = BertBackbone(tiny_config(position_embedding_type="sinusoidal", layer_norm_position="pre"))
     model = {"backbone": backbone, "pretrainer": BertPretrainer(backbone),
              "classifier": BertClassifier(backbone, num_labels=3)}[kind]
     inputs = pretraining_batch(VOCAB) if kind == "pretrainer" else random_backbone_inputs(VOCAB)
@@ -205,9 +208,10 @@ def test_unknown_precision_is_refused():
         precision.set_policy("bf16")
 
 
-def test_pretrainer_last_layer_shortcut_equals_the_full_backbone():
+@pytest.mark.parametrize("layer_norm_position", ["post", "pre"])
+def test_pretrainer_last_layer_shortcut_equals_the_full_backbone(layer_norm_position):
     """The pretrainer runs its last layer only at [CLS] and the masked rows; the numbers must not change."""
-    model = BertPretrainer(BertBackbone(tiny_config()))
+    model = BertPretrainer(BertBackbone(tiny_config(layer_norm_position=layer_norm_position)))
     features = pretraining_batch(VOCAB)
     outputs = model(features)
     encoded = model.backbone(random_backbone_inputs(VOCAB, batch_size=4))
@@ -218,14 +222,16 @@ def test_pretrainer_last_layer_shortcut_equals_the_full_backbone():
                                np.asarray(model.next_sentence_head(encoded["pooled_output"])), atol=1e-5)
 
 
-def test_pretraining_gradients_match_finite_differences_for_every_variable():
+@pytest.mark.parametrize("layer_norm_position", ["post", "pre"])
+def test_pretraining_gradients_match_finite_differences_for_every_variable(layer_norm_position):
     """Backpropagation through our own kernels (fused GELU, LayerNorm, cross-entropy, the last layer's read rows)
     agrees with central differences of the loss along a random direction in each variable."""
     import tensorflow as tf
 
     from kbert.training.tasks import PretrainingTask
 
-    model = BertPretrainer(BertBackbone(tiny_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)))
+    model = BertPretrainer(BertBackbone(tiny_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                                                    layer_norm_position=layer_norm_position)))
     batch = pretraining_batch(VOCAB)
     model(batch)
     task = PretrainingTask(model)

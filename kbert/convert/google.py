@@ -9,7 +9,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from kbert.config import BertConfig
-from kbert.convert.mapping import Rule, check_vocabulary, load_by_table
+from kbert.convert.mapping import Rule, check_bert_architecture, check_vocabulary, load_by_table
 from kbert.models import BertBackbone, BertPretrainer
 from kbert.text.vocab import load_vocabulary
 
@@ -77,6 +77,7 @@ def checkpoint_prefix(path: str | os.PathLike) -> Path:
 def config_from_google(path: str | os.PathLike) -> BertConfig:
     """Reads `bert_config.json`; Google's `gelu` is the tanh approximation, so it becomes our `gelu_approximate`."""
     config = BertConfig.from_json_file(path)
+    check_bert_architecture(config, str(path))
     return dataclasses.replace(config, hidden_act="gelu_approximate") if config.hidden_act == "gelu" else config
 
 

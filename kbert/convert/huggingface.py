@@ -11,7 +11,7 @@ import safetensors
 import safetensors.numpy
 
 from kbert.config import BertConfig
-from kbert.convert.mapping import Rule, check_vocabulary, load_by_table
+from kbert.convert.mapping import Rule, check_bert_architecture, check_vocabulary, load_by_table
 from kbert.models import BertBackbone, BertPretrainer
 from kbert.text.vocab import load_vocabulary
 
@@ -117,6 +117,7 @@ def load_huggingface(directory: str | os.PathLike) -> tuple[BertPretrainer | Ber
     directory = Path(directory)
     config_path = directory / "config.json"
     config = BertConfig.from_json_file(config_path)
+    check_bert_architecture(config, str(config_path))
     model_type = json.loads(config_path.read_text(encoding="utf-8")).get("model_type", "bert")
     if model_type != "bert":
         raise ValueError(f"{config_path}: model_type is {model_type!r}; only 'bert' checkpoints load into kbert.")

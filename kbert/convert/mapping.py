@@ -8,7 +8,11 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
+from kbert.config import BertConfig
 from kbert.convert.weights import assign_weights, weight_name
+
+# kbert's architecture options that Google's and Hugging Face's BERT checkpoints cannot hold, with BERT's value.
+_BERT_ONLY = {"layer_norm_position": "post", "position_embedding_type": "learned"}
 
 
 class Rule(NamedTuple):
@@ -18,6 +22,14 @@ class Rule(NamedTuple):
 
     names: tuple[str, ...]
     transpose: bool = False
+
+
+def check_bert_architecture(config: BertConfig, source: str) -> None:
+    """Refuses a config whose kbert-only options differ from BERT's: no BERT checkpoint holds such a model."""
+    for field, bert in _BERT_ONLY.items():
+        if getattr(config, field) != bert:
+            raise ValueError(f"{source}: field {field!r} is {getattr(config, field)!r}, but BERT checkpoints only hold "
+                             f"{field} {bert!r} models; remove the field (or set it to {bert!r}) to import one.")
 
 
 def load_by_table(model: keras.Model, table: dict[str, Rule], read: Callable[[str], np.ndarray | None],

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from kbert.models import BertBackbone, BertClassifier, BertPretrainer
 from kbert.text.tokenizer import BertTokenizer
+from kbert.text.vocab import is_bracketed
 
 MAX_MASKS = 10  # fill_mask answers at most this many [MASK]s per text ...
 TOP_K = 10  # ... each with this many candidate tokens
@@ -87,13 +88,11 @@ class _Serving(tf.Module):
         return self.backbone.embeddings(features["token_ids"], features["segment_ids"], training=False)
 
     def _attend(self, embedded: tf.Tensor, padding_mask: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """Runs the encoder layers one by one from `embedded`; returns the last hidden states
+        """The backbone's forward pass from `embedded`; returns the last hidden states
         `[batch_size, length, hidden_size]` and the attention maps `[batch_size, layers, heads, length, length]`."""
-        x, maps = embedded, []
-        for layer in self.backbone.transformer_layers:
-            x, probabilities = layer(x, padding_mask, training=False)
-            maps.append(probabilities)
-        return x, tf.stack(maps, axis=1)
+        outputs = self.backbone.forward({"padding_mask": padding_mask}, training=False, return_internals=True,
+                                        embedded=embedded)
+        return outputs["sequence_output"], tf.stack(outputs["attention_maps"], axis=1)
 
     def _inspect(self, features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         _, attentions = self._attend(self._embed(features), features["padding_mask"])
@@ -162,7 +161,7 @@ class PretrainerServing(_Serving):
     def __init__(self, model: BertPretrainer, tokenizer: BertTokenizer, seq_length: int):
         super().__init__(model, tokenizer, seq_length)
         # Never a candidate: [PAD], [UNK], [CLS], [SEP], [MASK] and the [unusedN] placeholders of Google's vocabs.
-        excluded = [index for index, token in enumerate(tokenizer.vocab) if _is_bracketed(token)]
+        excluded = [index for index, token in enumerate(tokenizer.vocab) if is_bracketed(token)]
         self.top_k = min(TOP_K, tokenizer.vocab_size - len(excluded))
         penalty = np.zeros([tokenizer.vocab_size], np.float32)
         penalty[excluded] = -1e9
@@ -323,11 +322,6 @@ class ClassifierServing(_Serving):
     @_signature(_TEXT, _TEXT_PAIR)
     def integrated_gradients_pair(self, text, text_pair):
         return self._integrated_gradients(self._features(text, text_pair))
-
-
-def _is_bracketed(token: str) -> bool:
-    """A special token or placeholder such as `[SEP]` or `[unused7]` (a lone bracket is an ordinary token)."""
-    return len(token) > 2 and token.startswith("[") and token.endswith("]")
 
 
 def _pad_slots(x: tf.Tensor) -> tf.Tensor:

@@ -29,18 +29,23 @@ class Dense(keras.layers.Layer):
             self.initializer_range), name="kernel")
         self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
 
-    def call(self, x):
+    def call(self, x, columns: slice | None = None):
+        """With `columns`, a slice of the output units, only those are computed (the attention's last layer
+        projects queries at a few rows and keys and values at all)."""
+        kernel, bias = tf.convert_to_tensor(self.kernel.value), tf.convert_to_tensor(self.bias.value)
+        if columns is not None:
+            kernel, bias = kernel[:, columns], bias[columns]
         leading = tf.shape(x)[:-1]
-        y = tf.matmul(tf.reshape(x, [-1, tf.shape(x)[-1]]), self.kernel)
+        y = tf.matmul(tf.reshape(x, [-1, tf.shape(x)[-1]]), kernel)
         if self.activation == "gelu":
-            y = kernels.bias_gelu(y, tf.convert_to_tensor(self.bias.value))
+            y = kernels.bias_gelu(y, bias)
         elif self.activation == "gelu_approximate":
-            y = kernels.bias_gelu_approximate(y, tf.convert_to_tensor(self.bias.value))
+            y = kernels.bias_gelu_approximate(y, bias)
         else:
-            y = tf.nn.bias_add(y, self.bias)
+            y = tf.nn.bias_add(y, bias)
             if self.activation == "tanh":
                 y = tf.tanh(y)
-        return tf.reshape(y, tf.concat([leading, [self.units]], axis=0))
+        return tf.reshape(y, tf.concat([leading, tf.shape(bias)], axis=0))
 
     def compute_output_shape(self, x_shape):
         return (*x_shape[:-1], self.units)

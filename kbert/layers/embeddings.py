@@ -73,7 +73,11 @@ class BertEmbeddings(keras.layers.Layer):
             self.position_embeddings = self.add_weight(
                 shape=(self.max_position_embeddings, self.hidden_size), initializer=init, name="position_embeddings")
         else:
-            table = sinusoidal_table(self.max_position_embeddings, self.hidden_size)
+            # The sin/cos entries have root mean square 1/sqrt(2), fifty times the learned tables' initial 0.02: after
+            # the LayerNorm the token would be drowned by its position. Scaled to the learned tables' size, both
+            # weigh alike (the talk's formula times a constant).
+            table = sinusoidal_table(self.max_position_embeddings, self.hidden_size) * (
+                self.initializer_range * np.sqrt(2.0))
             self.position_embeddings = self.add_weight(
                 shape=table.shape, initializer=keras.initializers.Constant(table), trainable=False,
                 name="position_embeddings")

@@ -24,6 +24,12 @@ _BREAKS = r"[\s\p{Zs}\x{2028}\x{2029}]+|" + _SINGLES
 _COUNT_BATCH = 1024
 
 
+def is_bracketed(token: str) -> bool:
+    """A special token or placeholder such as `[SEP]` or `[unused7]`, never a fill-mask answer (a lone bracket is
+    an ordinary token)."""
+    return len(token) > 2 and token.startswith("[") and token.endswith("]")
+
+
 def train_vocabulary(texts: Iterable[str], vocab_size: int, lowercase: bool = True) -> list[str]:
     """Learns a WordPiece vocabulary of at most `vocab_size` tokens: the special tokens first ([PAD] is id 0),
     then every CJK character seen in `texts`, then pieces learned by tensorflow-text's WordPiece learner.

@@ -71,7 +71,7 @@ def finetune(settings: FinetuneSettings, strategy: tf.distribute.Strategy | None
     heldout = None if eval_examples is None else _eval_dataset(eval_examples, names, tokenizer, settings)
     return train_and_evaluate(task, optimizer, runtime, settings, steps, dataset_fn,
                               {"model": model, "backbone": backbone, "optimizer": optimizer}, heldout,
-                              lambda: _references(eval_examples),
+                              lambda: ({}, _references(eval_examples)),
                               {"split": "eval", "examples": 0 if eval_examples is None else len(eval_examples)},
                               title="finetune")
 

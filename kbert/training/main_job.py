@@ -86,9 +86,17 @@ def summary_table(pretrained: JobResult, finetuned: JobResult, exports: Mapping[
     held = pretrained.evaluation
     if held:
         refs = pretrained.references
-        rows += [("pretrain", "held-out MLM accuracy", held["mlm_accuracy"],
-                  f"{refs['mlm_accuracy_most_frequent_token']:.4f} always the most frequent token"),
-                 ("pretrain", "held-out NSP accuracy", held["nsp_accuracy"],
+        rows.append(("pretrain", "held-out MLM accuracy", held["mlm_accuracy"],
+                     f"{refs['mlm_accuracy_most_frequent_token']:.4f} always the most frequent token"))
+        if "mlm_mask_accuracy" in held:
+            rows.append(("pretrain", "held-out MLM accuracy at [MASK]", held["mlm_mask_accuracy"], ""))
+        if "fill_mask_top_1" in held:
+            where = f"character bigram, same {refs['fill_mask_examples']} held-out characters"
+            rows += [("pretrain", "held-out fill-mask top-1", held["fill_mask_top_1"],
+                      f"{refs['bigram_fill_mask_top_1']:.4f} {where}"),
+                     ("pretrain", "held-out fill-mask top-5", held["fill_mask_top_5"],
+                      f"{refs['bigram_fill_mask_top_5']:.4f} {where}")]
+        rows += [("pretrain", "held-out NSP accuracy", held["nsp_accuracy"],
                   f"{refs['nsp_accuracy_majority_label']:.4f} always the majority label"),
                  ("pretrain", "held-out loss (MLM + NSP)", held["loss"], "")]
     rows += [("finetune", "steps", finetuned.steps, ""),

@@ -20,6 +20,7 @@ from kbert.text.pretraining_data import pretraining_dataset
 from kbert.text.tokenizer import BertTokenizer
 from kbert.text.vocab import load_vocabulary, save_vocabulary, train_vocabulary
 from kbert.training.checkpoints import restore_model
+from kbert.training.fill_mask_quality import heldout_fill_mask
 from kbert.training.loop import Evaluator
 from kbert.training.run_config import PretrainSettings, read_run_settings, save_settings, settings_from
 from kbert.training.runtime import JobResult, build_optimizer, start_run, total_steps, train_and_evaluate
@@ -44,7 +45,8 @@ def pretrain(settings: PretrainSettings, strategy: tf.distribute.Strategy | None
     with strategy.scope():
         model = pretrainer(config, settings)
         optimizer = build_optimizer(settings, runtime, model, steps)
-    task = PretrainingTask(model)
+    task = PretrainingTask(model, tokenizer.mask_id)
+
     def dataset_fn(context: tf.distribute.InputContext, batch_size: int, first_batch: int) -> tf.data.Dataset:
         pipelines = context.num_input_pipelines
         return pretraining_dataset(corpus.train, tokenizer, batch_size=batch_size, dupe_factor=settings.dupe_factor,
@@ -53,7 +55,8 @@ def pretrain(settings: PretrainSettings, strategy: tf.distribute.Strategy | None
 
     return train_and_evaluate(task, optimizer, runtime, settings, steps, dataset_fn,
                               {"model": model, "backbone": model.backbone, "optimizer": optimizer}, heldout,
-                              lambda: reference_accuracies(heldout), {"split": "heldout"}, title="pretrain")
+                              lambda: final_figures(model, tokenizer, corpus, settings, heldout), {"split": "heldout"},
+                              title="pretrain")
 
 
 def evaluate_run(run_dir: str, strategy: tf.distribute.Strategy | None = None) -> dict:
@@ -62,11 +65,13 @@ def evaluate_run(run_dir: str, strategy: tf.distribute.Strategy | None = None) -
     precision.set_policy(saved["resolved"]["precision"])
     strategy = strategy or tf.distribute.get_strategy()
     model, tokenizer, settings, prefix = restore_run(run_dir, strategy)
-    heldout = heldout_dataset(load_corpus(settings.corpus, settings.data_dir), tokenizer, settings)
+    corpus = load_corpus(settings.corpus, settings.data_dir)
+    heldout = heldout_dataset(corpus, tokenizer, settings)
     if heldout is None:
         raise ValueError(f"the corpus of {run_dir} has too little held-out text to evaluate on.")
-    metrics = Evaluator(PretrainingTask(model), strategy)(heldout)
-    return {"checkpoint": prefix, **metrics, "references": reference_accuracies(heldout)}
+    metrics = Evaluator(PretrainingTask(model, tokenizer.mask_id), strategy)(heldout)
+    more, references = final_figures(model, tokenizer, corpus, settings, heldout)
+    return {"checkpoint": prefix, **metrics, **more, "references": references}
 
 
 def restore_run(run_dir: str, strategy: tf.distribute.Strategy | None = None
@@ -144,6 +149,19 @@ def heldout_dataset(corpus: Corpus, tokenizer: BertTokenizer, settings: Pretrain
     except ValueError as error:
         print(f"note: no held-out evaluation ({error})", file=sys.stderr)
         return None
+
+
+def final_figures(model: BertPretrainer, tokenizer: BertTokenizer, corpus: Corpus, settings: PretrainSettings,
+                  heldout: tf.data.Dataset) -> tuple[dict[str, float], dict[str, float]]:
+    """The held-out fill-mask top-1 / top-5 of `model`, and the references: guessing's accuracies and the
+    character bigram's top-1 / top-5 on the same characters (no fill-mask figures where there are none)."""
+    fill = heldout_fill_mask(model, tokenizer, corpus, settings.seq_length)
+    references = reference_accuracies(heldout)
+    if not fill["examples"]:
+        return {}, references
+    return ({"fill_mask_top_1": fill["top_1"], "fill_mask_top_5": fill["top_5"]},
+            {**references, "fill_mask_examples": fill["examples"], "bigram_fill_mask_top_1": fill["bigram_top_1"],
+             "bigram_fill_mask_top_5": fill["bigram_top_5"]})
 
 
 def reference_accuracies(dataset: tf.data.Dataset) -> dict[str, float]:

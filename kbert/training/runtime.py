@@ -90,9 +90,10 @@ class JobResult:
 
 def train_and_evaluate(task: Task, optimizer: keras.optimizers.Optimizer, runtime: Runtime, settings: TrainingSettings,
                        steps: int, dataset_fn: DatasetFn, checkpointed: dict, heldout: tf.data.Dataset | None,
-                       references_fn, eval_record: dict, title: str) -> JobResult:
-    """Trains `task` (resuming if checkpoints exist), evaluates on `heldout` and records the evaluation, with
-    `references_fn()`'s reference figures and the `eval_record` fields, in the run's `eval.json` (chief only)."""
+                       final_figures, eval_record: dict, title: str) -> JobResult:
+    """Trains `task` (resuming if checkpoints exist), evaluates on `heldout` and records the evaluation in the run's
+    `eval.json` (chief only) with the `eval_record` fields and what `final_figures()` adds once at the end: a pair
+    (more held-out figures of the model, reference figures to judge them by)."""
     evaluator = Evaluator(task, runtime.strategy)
     result = train(task, optimizer, runtime.strategy, dataset_fn, loop_options(settings, runtime, steps),
                    settings.output_dir, checkpointed,
@@ -100,7 +101,8 @@ def train_and_evaluate(task: Task, optimizer: keras.optimizers.Optimizer, runtim
     evaluation, references = {}, {}
     if heldout:
         evaluation = result.evaluation or evaluator(heldout)  # a run that had already finished is evaluated now
-        references = references_fn()
+        more, references = final_figures()
+        evaluation = {**evaluation, **more}
         if is_chief(runtime.strategy):
             write_json(os.path.join(settings.output_dir, EVAL_FILE),
                        {**eval_record, "step": result.step, **evaluation, "references": references})

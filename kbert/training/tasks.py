@@ -18,10 +18,13 @@ Sums = dict[str, tf.Tensor]
 
 
 class PretrainingTask:
-    """Masked-LM plus next-sentence prediction on batches of the pretraining features (see kbert.text)."""
+    """Masked-LM plus next-sentence prediction on batches of the pretraining features (see kbert.text). Given the
+    `mask_id`, it also scores the targets whose input shows [MASK] on their own (`mlm_mask_accuracy`): the others,
+    one in five, show a random token or themselves, and a model right on those may only be copying its input."""
 
-    def __init__(self, model: keras.Model):
+    def __init__(self, model: keras.Model, mask_id: int | None = None):
         self.model = model
+        self.mask_id = mask_id
 
     def counts(self, batch: Mapping[str, tf.Tensor]) -> Sums:
         """The MLM weight sum and example count of `batch` (loss denominators, summed over replicas)."""
@@ -35,14 +38,20 @@ class PretrainingTask:
         weights = tf.cast(batch["mask_weights"], tf.float32)
         mlm_loss, mlm_weight = objectives.masked_lm_loss_sum(batch["mask_ids"], mlm_logits, weights)
         labels = batch["next_sentence_labels"]
-        return {
+        correct = _correct(batch["mask_ids"], mlm_logits) * weights
+        sums = {
             "mlm_loss": mlm_loss,
             "mlm_weight": mlm_weight,
-            "mlm_correct": tf.reduce_sum(_correct(batch["mask_ids"], mlm_logits) * weights),
+            "mlm_correct": tf.reduce_sum(correct),
             "nsp_loss": tf.reduce_sum(objectives.next_sentence_loss(labels, nsp_logits)),
             "nsp_correct": tf.reduce_sum(_correct(labels, nsp_logits)),
             "examples": tf.cast(tf.shape(labels)[0], tf.float32),
         }
+        if self.mask_id is not None:
+            shown = tf.gather(batch["token_ids"], batch["mask_positions"], batch_dims=1)
+            at_mask = tf.cast(tf.equal(shown, self.mask_id), tf.float32)
+            sums.update(mask_weight=tf.reduce_sum(weights * at_mask), mask_correct=tf.reduce_sum(correct * at_mask))
+        return sums
 
     @staticmethod
     def loss(sums: Mapping[str, tf.Tensor], totals: Mapping[str, tf.Tensor]) -> tf.Tensor:
@@ -55,9 +64,12 @@ class PretrainingTask:
         """Loss and accuracies from sums accumulated over any number of batches."""
         weight, examples = max(float(sums["mlm_weight"]), 1.0), max(float(sums["examples"]), 1.0)
         mlm_loss, nsp_loss = float(sums["mlm_loss"]) / weight, float(sums["nsp_loss"]) / examples
-        return {"loss": mlm_loss + nsp_loss, "mlm_loss": mlm_loss, "nsp_loss": nsp_loss,
-                "mlm_accuracy": float(sums["mlm_correct"]) / weight,
-                "nsp_accuracy": float(sums["nsp_correct"]) / examples}
+        metrics = {"loss": mlm_loss + nsp_loss, "mlm_loss": mlm_loss, "nsp_loss": nsp_loss,
+                   "mlm_accuracy": float(sums["mlm_correct"]) / weight,
+                   "nsp_accuracy": float(sums["nsp_correct"]) / examples}
+        if "mask_weight" in sums:
+            metrics["mlm_mask_accuracy"] = float(sums["mask_correct"]) / max(float(sums["mask_weight"]), 1.0)
+        return metrics
 
 
 class ClassificationTask:

@@ -1,0 +1,176 @@
+"""Time to quality: held-out figures of every checkpoint of pretraining runs against minutes of training, with the
+character-bigram baseline computed here on the same held-out characters.
+
+    .venv/bin/python bench/time_to_quality.py RUN_DIR [RUN_DIR ...] [--figure bench/time_to_quality.png]
+
+For each run (a `train.py pretrain --output-dir`, with checkpoints) and each of its checkpoints: held-out masked-LM
+accuracy over all targets and at the targets whose input shows [MASK], NSP accuracy, and fill-mask top-1 / top-5 on
+1,000 held-out Chinese characters (one hidden in each sentence, as the studio would ask). Every run is scored on the
+same held-out examples (sequence length 64, 15% masked, seed 0), whatever it trained with, so recipes compare.
+Minutes are steps x batch / the run's quiet speed (the 90th percentile of its logged examples/s; evaluations and
+checkpoints excluded), so that other work on the machine does not count against a recipe. Results are cached
+per checkpoint in each run's `quality.json`; the table, the PNG and the minutes each run took to pass the bigram's
+top-1 and top-5 are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from kbert import precision  # noqa: E402
+from kbert.evaluation import checkpoint_prefixes  # noqa: E402
+from kbert.text.bigram import CharacterBigram  # noqa: E402
+from kbert.text.corpus import load_corpus  # noqa: E402
+from kbert.training import pretraining  # noqa: E402
+from kbert.training.checkpoints import restore_model  # noqa: E402
+from kbert.training.files import write_bytes, write_json  # noqa: E402
+from kbert.training.fill_mask_quality import (  # noqa: E402
+    bigram_guesses,
+    heldout_examples,
+    hit_rates,
+    model_guesses,
+)
+from kbert.training.history import METRICS_FILE, read_records  # noqa: E402
+from kbert.training.loop import Evaluator  # noqa: E402
+from kbert.training.run_config import PretrainSettings, read_run_settings, settings_from  # noqa: E402
+from kbert.training.tasks import PretrainingTask  # noqa: E402
+
+HELDOUT = {"seq_length": 64, "max_predictions": 10, "masked_lm_prob": 0.15, "whole_word_masking": False, "seed": 0}
+CACHE_FILE = "quality.json"
+CACHE_VERSION = 1
+
+
+def training_minutes(run_dir: str, batch_size: int) -> tuple[dict[int, float], float]:
+    """Step -> minutes of training up to it, at the run's quiet speed: the 90th percentile of its logged windows'
+    examples/s (windows slowed by other work on the machine would otherwise count); and that speed."""
+    windows, previous = [], 0
+    for record in read_records(os.path.join(run_dir, METRICS_FILE)):
+        if record.get("split") == "train" and record.get("examples_per_second") and record["step"] > previous:
+            windows.append((record["step"], record["examples_per_second"]))
+            previous = record["step"]
+    if not windows:
+        return {0: 0.0}, float("nan")
+    speed = float(np.percentile([rate for _, rate in windows], 90))
+    return {0: 0.0, **{step: step * batch_size / speed / 60 for step, _ in windows}}, speed
+
+
+def evaluate_run(run_dir: str, corpus, examples) -> list[dict]:
+    """One row per checkpoint (cached in the run's quality.json): step, minutes and the held-out figures."""
+    cache_path = os.path.join(run_dir, CACHE_FILE)
+    cache = {}
+    if os.path.exists(cache_path):
+        with open(cache_path, encoding="utf-8") as file:
+            saved = json.load(file)
+        if saved.get("version") == CACHE_VERSION and saved.get("heldout") == HELDOUT:
+            cache = {row["step"]: row for row in saved["rows"]}
+    checkpoints = [(step, prefix) for step, prefix in checkpoint_prefixes(run_dir) if step not in cache]
+    if checkpoints:
+        saved = read_run_settings(run_dir, "pretrain")
+        previous = keras.config.dtype_policy()
+        precision.set_policy(saved["resolved"]["precision"])
+        try:
+            model, tokenizer, settings, _ = pretraining.restore_run(run_dir)
+            options = {**vars(settings), **HELDOUT}
+            heldout = pretraining.heldout_dataset(corpus, tokenizer, PretrainSettings(**options))
+            evaluate = Evaluator(PretrainingTask(model, tokenizer.mask_id), tf.distribute.get_strategy())
+            for step, prefix in checkpoints:
+                restore_model(model, prefix)
+                metrics = evaluate(heldout)
+                rates = hit_rates(examples, model_guesses(model, tokenizer, examples, HELDOUT["seq_length"]))
+                cache[step] = {"step": step, "mlm_accuracy": metrics["mlm_accuracy"],
+                               "mlm_mask_accuracy": metrics["mlm_mask_accuracy"],
+                               "nsp_accuracy": metrics["nsp_accuracy"], **rates}
+                print(f"  {run_dir} step {step}: {cache[step]}", file=sys.stderr)
+        finally:
+            keras.config.set_dtype_policy(previous)
+        write_json(cache_path, {"version": CACHE_VERSION, "heldout": HELDOUT,
+                                "rows": [cache[step] for step in sorted(cache)]})
+    batch_size = read_run_settings(run_dir, "pretrain")["settings"]["batch_size"]
+    minutes, speed = training_minutes(run_dir, batch_size)
+    return [{**cache[step], "minutes": minutes.get(step), "examples_per_second": speed} for step in sorted(cache)]
+
+
+def first_crossing(rows: list[dict], key: str, line: float) -> float | None:
+    """Minutes at which `key` first reaches `line`, interpolated between checkpoints; None if it never does."""
+    before = {"minutes": 0.0, key: 0.0}
+    for row in rows:
+        if row["minutes"] is not None and row[key] >= line:
+            share = (line - before[key]) / max(row[key] - before[key], 1e-9)
+            return before["minutes"] + share * (row["minutes"] - before["minutes"])
+        if row["minutes"] is not None:
+            before = row
+    return None
+
+
+def plot(results: dict[str, list[dict]], bigram: dict[str, float], path: str) -> None:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(13, 8))
+    axes = figure.subplots(2, 2).ravel()
+    panels = (("top_1", "fill-mask top-1, held-out characters", bigram["top_1"]),
+              ("top_5", "fill-mask top-5, held-out characters", bigram["top_5"]),
+              ("mlm_mask_accuracy", "held-out MLM accuracy at [MASK] targets", None),
+              ("mlm_accuracy", "held-out MLM accuracy, all targets", None))
+    for axis, (key, title, line) in zip(axes, panels, strict=True):
+        for name, rows in results.items():
+            points = [(row["minutes"], row[key]) for row in rows if row["minutes"] is not None]
+            axis.plot(*zip(*points, strict=True), "o-", markersize=3, label=name)
+        if line is not None:
+            axis.axhline(line, color="black", linestyle="--", label=f"character bigram {line:.3f}")
+        axis.set_title(title)
+        axis.set_xlabel("minutes of training (2 CPU cores)")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize="x-small")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90)
+    write_bytes(path, buffer.getvalue())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", help="pretraining run directories")
+    parser.add_argument("--figure", default="bench/time_to_quality.png", help="the PNG (default: %(default)s)")
+    parser.add_argument("--json", help="also write every figure to this JSON file")
+    args = parser.parse_args()
+    settings = settings_from(PretrainSettings, read_run_settings(args.runs[0], "pretrain")["settings"])
+    corpus = load_corpus(settings.corpus, settings.data_dir)
+    bigram_model = CharacterBigram.fit(corpus.texts("train"))
+    examples = heldout_examples(corpus, bigram_model)
+    bigram = hit_rates(examples, bigram_guesses(bigram_model, examples))
+    results = {os.path.basename(os.path.normpath(run)): evaluate_run(run, corpus, examples) for run in args.runs}
+
+    print(f"{len(examples)} held-out characters; character bigram: top-1 {bigram['top_1']:.4f}, "
+          f"top-5 {bigram['top_5']:.4f}")
+    for name, rows in results.items():
+        print(f"{name}: {rows[0]['examples_per_second']:.0f} examples/s")
+    print("| run | step | minutes | MLM acc | MLM acc at [MASK] | NSP acc | top-1 | top-5 |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, rows in results.items():
+        for row in rows:
+            minutes = "" if row["minutes"] is None else f"{row['minutes']:.1f}"
+            print(f"| {name} | {row['step']} | {minutes} | {row['mlm_accuracy']:.4f} | {row['mlm_mask_accuracy']:.4f} "
+                  f"| {row['nsp_accuracy']:.4f} | {row['top_1']:.4f} | {row['top_5']:.4f} |")
+    for name, rows in results.items():
+        crossings = {key: first_crossing(rows, key, bigram[key]) for key in ("top_1", "top_5")}
+        text = ", ".join(f"{key} {'never' if at is None else f'{at:.1f} min'}" for key, at in crossings.items())
+        print(f"{name}: passes the bigram's {text}")
+    plot(results, bigram, args.figure)
+    if args.json:
+        write_json(args.json, {"examples": len(examples), "bigram": bigram, "heldout": HELDOUT, "runs": results})
+    print(f"wrote {args.figure}")
+
+
+if __name__ == "__main__":
+    main()
