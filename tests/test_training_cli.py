@@ -2,7 +2,6 @@
 small corpus and a small labelled file (pretrain, evaluate, fine-tune, test, summary, resume, evaluate command)."""
 
 import json
-import random
 
 import pytest
 import yaml
@@ -13,10 +12,8 @@ from kbert.text.corpus import load_corpus
 from kbert.text.pretraining_data import pretraining_dataset
 from kbert.text.tokenizer import BertTokenizer
 from kbert.training.run_config import PretrainSettings, save_settings
+from tests.run_support import write_corpus, write_reviews
 from tests.training_support import train_records
-
-WORDS = ("river stone light garden window paper music winter coffee letter mountain silver engine market "
-         "morning orange bridge travel doctor forest number animal office planet yellow").split()
 
 
 def _parse(*argv):
@@ -80,6 +77,7 @@ def test_a_settings_file_with_an_unknown_or_mistyped_field_is_refused(settings_f
 
 def test_a_run_directory_is_not_resumed_with_other_settings(tmp_path, capsys):
     save_settings(PretrainSettings(output_dir=str(tmp_path), steps=6), "pretrain")
+    (tmp_path / "checkpoint").write_text('model_checkpoint_path: "ckpt-2"\n')  # the run has begun
     assert train.main(["pretrain", "--output-dir", str(tmp_path), "--steps", "7"]) == 2
     assert "holds a run started with other settings: steps (6 before, 7 now)" in capsys.readouterr().err
 
@@ -91,33 +89,13 @@ def test_command_line_errors_are_argparse_messages(capsys):
     assert "argument --steps: invalid int value: 'many'" in capsys.readouterr().err
 
 
-def _corpus(path, documents=400, seed=0):
-    rng = random.Random(seed)
-    lines = []
-    for _ in range(documents):
-        topic = rng.sample(WORDS, 6)  # each document keeps to a few words, so next-sentence prediction is learnable
-        lines += [" ".join(rng.choice(topic) for _ in range(rng.randint(4, 9))).capitalize() + "." for _ in range(5)]
-        lines.append("")
-    path.write_text("\n".join(lines))
-
-
-def _reviews(path, count=60, seed=1):
-    rng = random.Random(seed)
-    rows = ["text,label"]
-    for i in range(count):
-        label = ["negative", "positive"][i % 2]
-        word = "silver" if label == "positive" else "winter"
-        rows.append(f"{' '.join(rng.sample(WORDS, 3))} {word} {' '.join(rng.sample(WORDS, 2))},{label}")
-    path.write_text("\n".join(rows) + "\n")
-
-
 @pytest.fixture(scope="module")
 def main_job_run(tmp_path_factory):
     """The main job, shrunk by a settings file: a tiny model, a few steps, a small corpus and labelled file."""
     root = tmp_path_factory.mktemp("main_job")
-    _corpus(root / "corpus.txt")
-    _reviews(root / "train.csv")
-    _reviews(root / "test.csv", count=20, seed=2)
+    write_corpus(root / "corpus.txt")
+    write_reviews(root / "train.csv")
+    write_reviews(root / "test.csv", count=20, seed=2)
     settings = {
         "pretrain": {"corpus": str(root / "corpus.txt"), "data_dir": str(root / "data"), "preset": "tiny",
                      "vocab_size": 200, "seq_length": 32, "max_predictions": 5, "batch_size": 8, "steps": 6,
