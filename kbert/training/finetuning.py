@@ -19,7 +19,7 @@ from kbert.text.labeled_data import LabeledExamples, classification_dataset, lab
 from kbert.text.sentiment import load_sentiment
 from kbert.text.tokenizer import BertTokenizer
 from kbert.text.vocab import load_vocabulary, save_vocabulary
-from kbert.training.checkpoints import load_backbone_weights, resolve_checkpoint, restore_model
+from kbert.training.checkpoints import holds_checkpoints, load_backbone_weights, resolve_checkpoint, restore_model
 from kbert.training.files import read_json, write_json
 from kbert.training.loop import Evaluator
 from kbert.training.run_config import (
@@ -149,7 +149,7 @@ def _model_source(settings: FinetuneSettings, init: str | None) -> dict:
 def load_examples(settings: FinetuneSettings) -> tuple[LabeledExamples, LabeledExamples | None, list[str]]:
     """Training and held-out examples and the label names: from the settings' files, or the demo's reviews.
 
-    A resumed run keeps the label names it saved, so label ids keep their meaning."""
+    A resumed run (one with a checkpoint) keeps the label names it saved, so label ids keep their meaning."""
     if settings.train_file:
         columns = dict(text_column=settings.text_column, label_column=settings.label_column,
                        pair_column=settings.text_pair_column)
@@ -162,7 +162,7 @@ def load_examples(settings: FinetuneSettings) -> tuple[LabeledExamples, LabeledE
         train_examples = LabeledExamples(data.train_texts, [names[i] for i in data.train_labels])
         eval_examples = LabeledExamples(data.test_texts, [names[i] for i in data.test_labels])
     saved_labels = os.path.join(settings.output_dir, LABELS_FILE)
-    if os.path.exists(saved_labels):
+    if os.path.exists(saved_labels) and holds_checkpoints(settings.output_dir):
         saved = read_json(saved_labels)
         if set(saved) != set(names):
             raise ValueError(f"{saved_labels} lists labels {saved}, the data has {names}: this directory holds a "

@@ -198,10 +198,15 @@ def _micro_batch(split, index):
 
 
 def _diverged_message(step: int, loss: float, norm: float, latest: str | None) -> str:
-    kept = (f"The last good checkpoint, {latest}, is kept; the same command resumes from it"
-            if latest else "No checkpoint had been written yet")
+    remedy = "a lower --learning-rate, more --warmup-steps, or float32 precision"
+    if latest:
+        advice = (f"The last good checkpoint, {latest}, is kept, but resumed with the same settings the run would "
+                  f"diverge here again (training is deterministic): train again in a new --output-dir with {remedy}.")
+    else:
+        advice = (f"No checkpoint had been written yet, so this run may start again with other settings: rerun with "
+                  f"{remedy}.")
     return (f"Training stopped at step {step}: the loss is {loss} and the gradient norm {norm}, not finite numbers. "
-            f"{kept}. Try a lower --learning-rate, more --warmup-steps, or float32 precision.")
+            f"{advice}")
 
 
 class Evaluator:

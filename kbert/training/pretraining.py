@@ -19,7 +19,7 @@ from kbert.text.corpus import Corpus, load_corpus
 from kbert.text.pretraining_data import pretraining_dataset
 from kbert.text.tokenizer import BertTokenizer
 from kbert.text.vocab import load_vocabulary, save_vocabulary, train_vocabulary
-from kbert.training.checkpoints import restore_model
+from kbert.training.checkpoints import holds_checkpoints, restore_model
 from kbert.training.fill_mask_quality import heldout_fill_mask
 from kbert.training.loop import Evaluator
 from kbert.training.run_config import PretrainSettings, read_run_settings, save_settings, settings_from
@@ -102,10 +102,10 @@ def _data_options(settings: PretrainSettings) -> dict:
 
 
 def _vocabulary(settings: PretrainSettings, corpus: Corpus) -> list[str]:
-    """The run's vocab.txt if it has one (a resumed run), else the given one or one trained on the corpus's
-    train split; saved into the run directory either way."""
+    """The run's vocab.txt if it has begun (a checkpoint exists), else the given one or one trained on the corpus's
+    train split (an earlier attempt's is replaced); saved into the run directory either way."""
     path = os.path.join(settings.output_dir, VOCAB_FILE)
-    if os.path.exists(path):
+    if os.path.exists(path) and holds_checkpoints(settings.output_dir):
         vocab = load_vocabulary(path)
         if settings.vocab and load_vocabulary(settings.vocab) != vocab:
             raise ValueError(f"{path} differs from --vocab {settings.vocab}; this run was started with another "

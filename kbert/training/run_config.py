@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import types
 import typing
 from collections.abc import Mapping
@@ -203,13 +204,21 @@ def load_saved_settings(run_dir: str | os.PathLike) -> dict[str, Any] | None:
 
 
 def check_resumable(settings: TrainingSettings, task: str) -> None:
-    """Refuses to continue a run in `settings.output_dir` that was started with different settings."""
+    """Refuses to continue a run in `settings.output_dir` that has a checkpoint and was started with different
+    settings. An earlier attempt that stopped before its first checkpoint may start again with others (a note says
+    so)."""
+    from kbert.training.checkpoints import holds_checkpoints
+
     saved = load_saved_settings(settings.output_dir)
     if saved is None:
         return
     if saved.get("task") != task:
         raise ValueError(f"{settings.output_dir} holds a {saved.get('task')} run, not a {task} run; "
                          "choose another --output-dir.")
+    if not holds_checkpoints(settings.output_dir):
+        print(f"note: {settings.output_dir} holds an earlier attempt that stopped before its first checkpoint; "
+              "starting it again from step 0 with the settings given now", file=sys.stderr)
+        return
     current = json.loads(json.dumps(dataclasses.asdict(settings)))
     changed = [f"{key} ({saved['settings'].get(key)!r} before, {value!r} now)" for key, value in current.items()
                if key not in RESUMABLE_CHANGES and saved["settings"].get(key) != value]
