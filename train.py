@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from kbert.training.loop import TrainingDiverged
     from kbert.training.machine import record_command
+    from kbert.training.run_lock import RunDirectoryInUse
 
     record_command(__file__, sys.argv[1:] if argv is None else list(argv))
 
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as error:
         print(f"\n{error}", file=sys.stderr)
         return 1
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, RunDirectoryInUse) as error:
         if not _raised_by_kbert(error):
             raise  # a bug, not bad input: keep the traceback
         print(f"error: {error}", file=sys.stderr)

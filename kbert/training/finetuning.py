@@ -29,11 +29,13 @@ from kbert.training.run_config import (
     save_settings,
     settings_from,
 )
+from kbert.training.run_lock import one_run_at_a_time
 from kbert.training.runtime import JobResult, build_optimizer, start_run, total_steps, train_and_evaluate
 from kbert.training.strategy import is_chief
 from kbert.training.tasks import ClassificationTask
 
 
+@one_run_at_a_time
 def finetune(settings: FinetuneSettings, strategy: tf.distribute.Strategy | None = None) -> JobResult:
     """Runs (or resumes) the fine-tuning job of `settings`; returns its figures. See the module docstring."""
     runtime = start_run(settings, "finetune", strategy)

@@ -23,11 +23,13 @@ from kbert.training.checkpoints import holds_checkpoints, restore_model
 from kbert.training.fill_mask_quality import heldout_fill_mask
 from kbert.training.loop import Evaluator
 from kbert.training.run_config import PretrainSettings, read_run_settings, save_settings, settings_from
+from kbert.training.run_lock import one_run_at_a_time
 from kbert.training.runtime import JobResult, build_optimizer, start_run, total_steps, train_and_evaluate
 from kbert.training.strategy import is_chief
 from kbert.training.tasks import PretrainingTask
 
 
+@one_run_at_a_time
 def pretrain(settings: PretrainSettings, strategy: tf.distribute.Strategy | None = None) -> JobResult:
     """Runs (or resumes) the pretraining job of `settings`; returns its figures. See the module docstring."""
     runtime = start_run(settings, "pretrain", strategy)

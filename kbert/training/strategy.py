@@ -48,15 +48,23 @@ def _auto_kind(tpu: str | None) -> str:
     return "default"
 
 
-def cluster_worker_count() -> int:
-    """How many chief and worker tasks TF_CONFIG names (0 when it is unset)."""
+def _tf_config() -> dict:
+    """TF_CONFIG's cluster and task ({} when it is unset)."""
     raw = os.environ.get("TF_CONFIG")
     if not raw:
-        return 0
+        return {}
     try:
-        cluster = json.loads(raw).get("cluster", {})
-    except (json.JSONDecodeError, AttributeError) as error:
+        config = json.loads(raw)
+    except json.JSONDecodeError as error:
         raise ValueError(f"TF_CONFIG is not a JSON object with a 'cluster' field: {error}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"TF_CONFIG is not a JSON object with a 'cluster' field: {raw[:100]}")
+    return config
+
+
+def cluster_worker_count() -> int:
+    """How many chief and worker tasks TF_CONFIG names (0 when it is unset)."""
+    cluster = _tf_config().get("cluster", {})
     return len(cluster.get("chief", [])) + len(cluster.get("worker", []))
 
 
@@ -65,10 +73,20 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or isinstance(resolver, tf.distribute.cluster_resolver.TPUClusterResolver):
         return True
-    task_type, task_id = resolver.task_type, resolver.task_id
+    return _is_chief_task(resolver.task_type, resolver.task_id, "chief" in resolver.cluster_spec().as_dict())
+
+
+def is_chief_process() -> bool:
+    """Whether this process is the chief of TF_CONFIG's cluster (every process when TF_CONFIG is unset), known
+    before any strategy is built: the one that holds a run directory's lock."""
+    config = _tf_config()
+    task = config.get("task", {})
+    return _is_chief_task(task.get("type"), task.get("index", 0), "chief" in config.get("cluster", {}))
+
+
+def _is_chief_task(task_type: str | None, task_id: int, has_chief: bool) -> bool:
     if task_type in (None, "chief"):
         return True
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
     return task_type == "worker" and task_id == 0 and not has_chief
 
 
