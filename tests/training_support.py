@@ -5,6 +5,7 @@ training run, callable in the test process or as a worker process:
 """
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -19,7 +20,7 @@ import tensorflow as tf  # noqa: E402
 
 from kbert.config import BertConfig  # noqa: E402
 from kbert.models import BertBackbone, BertPretrainer  # noqa: E402
-from kbert.training.loop import LoopOptions, TrainResult, train  # noqa: E402
+from kbert.training.loop import Evaluator, LoopOptions, TrainResult, train  # noqa: E402
 from kbert.training.optimization import WarmupLinearDecay, make_optimizer  # noqa: E402
 from kbert.training.tasks import PretrainingTask  # noqa: E402
 
@@ -70,17 +71,25 @@ def tiny_pretrainer(dropout: float = 0.0, seed: int = 0) -> BertPretrainer:
 def run(output_dir: str, strategy: tf.distribute.Strategy | None = None, steps: int = 6, batch_size: int = 8,
         accumulation_steps: int = 1, dropout: float = 0.0, checkpoint_every: int = 1000,
         examples: dict[str, np.ndarray] | None = None, learning_rate: float = 3e-3,
-        clip_norm: float | None = 1.0, loss_scaling: bool = False) -> TrainResult:
-    """Pretrains the tiny model on synthetic data for `steps` steps (resuming from `output_dir`), logging each."""
+        clip_norm: float | None = 1.0, loss_scaling: bool = False, log_every: int = 1,
+        eval_every: int | None = None) -> TrainResult:
+    """Pretrains the tiny model on synthetic data for `steps` steps (resuming from `output_dir`), logging every
+    `log_every`; with `eval_every`, evaluates on 16 other synthetic examples that often and at the end."""
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         model = tiny_pretrainer(dropout)
         optimizer = make_optimizer("adamw", WarmupLinearDecay(learning_rate, 2, steps), model.trainable_variables,
                                    loss_scaling=loss_scaling)
     options = LoopOptions(total_steps=steps, global_batch_size=batch_size, accumulation_steps=accumulation_steps,
-                          checkpoint_every=checkpoint_every, log_every=1, clip_norm=clip_norm)
-    return train(PretrainingTask(model), optimizer, strategy, dataset_fn(examples or synthetic_examples()), options,
-                 output_dir, {"model": model, "optimizer": optimizer})
+                          checkpoint_every=checkpoint_every, log_every=log_every, clip_norm=clip_norm,
+                          eval_every=eval_every)
+    task = PretrainingTask(model)
+    evaluate_fn = None
+    if eval_every:
+        heldout = tf.data.Dataset.from_tensor_slices(synthetic_examples(16, seed=1)).batch(batch_size)
+        evaluate_fn = functools.partial(Evaluator(task, strategy), heldout)
+    return train(task, optimizer, strategy, dataset_fn(examples or synthetic_examples()), options, output_dir,
+                 {"model": model, "optimizer": optimizer}, evaluate_fn)
 
 
 def train_records(output_dir: str) -> list[dict]:
@@ -107,7 +116,8 @@ if __name__ == "__main__":
     parser.add_argument("--checkpoint-every", type=int, default=1000)
     parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--examples", type=int, default=256, help="size of the synthetic data set")
+    parser.add_argument("--eval-every", type=int, default=None)
     args = parser.parse_args()
     strategy = _strategy(args.strategy)  # first: multi-worker set-up must precede other TensorFlow work
     run(args.output_dir, strategy, steps=args.steps, checkpoint_every=args.checkpoint_every, dropout=args.dropout,
-        examples=synthetic_examples(args.examples))
+        examples=synthetic_examples(args.examples), eval_every=args.eval_every)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import io
 import json
 import os
@@ -9,6 +10,7 @@ from collections.abc import Mapping
 
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
+from tensorflow.core.util import event_pb2
 
 from kbert.training.files import write_bytes, write_text
 
@@ -22,7 +24,8 @@ class History:
     """Records metrics by step and split ("train", "eval") in `directory`; does nothing where `enabled` is False
     (workers other than the chief).
 
-    On a resumed run the records after `resume_step` are dropped, since those steps are trained again.
+    On a resumed run the records after `resume_step` are dropped, in metrics.jsonl and in the TensorBoard event
+    files, since those steps are trained again.
     """
 
     def __init__(self, directory: str, enabled: bool = True, resume_step: int = 0):
@@ -35,6 +38,12 @@ class History:
         self.records = [r for r in read_records(self.path) if r["step"] <= resume_step]
         write_text(self.path, "".join(json.dumps(r) + "\n" for r in self.records))
         self._logdir = os.path.join(directory, "logs")
+        for path in glob.glob(os.path.join(glob.escape(self._logdir), "*", "*tfevents*")):
+            trim_events(path, resume_step)
+
+    def has(self, step: int, split: str) -> bool:
+        """Whether a `split` record of `step` is logged."""
+        return any(r["step"] == step and r["split"] == split for r in self.records)
 
     def record(self, step: int, split: str, metrics: Mapping[str, float]) -> None:
         """Appends one record and writes the same scalars for TensorBoard (`logs/<split>`)."""
@@ -60,6 +69,31 @@ class History:
         if not self.enabled or not self.records:
             return
         plot_records(self.records, path, title)
+
+
+def trim_events(path: str, last_step: int) -> None:
+    """Drops the summaries after `last_step` from a TensorBoard event file (rewritten atomically; removed when no
+    summary is left), so a resumed run's curves do not overlap; a last record cut short by a crash goes too."""
+    kept, dropped = [], False
+    try:
+        for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+            event = event_pb2.Event.FromString(record)
+            if event.step <= last_step or not event.HasField("summary"):
+                kept.append((record, event.HasField("summary")))
+            else:
+                dropped = True
+    except tf.errors.DataLossError:
+        dropped = True
+    if not dropped:
+        return
+    if not any(has_summary for _, has_summary in kept):
+        os.remove(path)
+        return
+    temporary = os.path.join(os.path.dirname(path), ".trimming")  # not named like an event file until renamed
+    with tf.io.TFRecordWriter(temporary) as writer:
+        for record, _ in kept:
+            writer.write(record)
+    os.replace(temporary, path)
 
 
 def read_records(path: str) -> list[dict]:

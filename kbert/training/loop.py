@@ -75,8 +75,10 @@ def train(
     """Trains `task.model` with `optimizer` to `options.total_steps`, resuming from `run_dir`'s newest checkpoint.
 
     Build the model and optimiser inside `strategy.scope()`. `checkpoint_objects` (model, optimiser, ...) are saved
-    every `checkpoint_every` steps and at the end. `evaluate_fn`, if given, runs every `eval_every` steps and at
-    the end, its metrics logged as "eval". Raises TrainingDiverged, without saving, when the loss is not finite.
+    every `checkpoint_every` steps and at the end, and a log record closes at each of those steps, so a resumed
+    run logs what an uninterrupted one does. `evaluate_fn`, if given, runs every `eval_every` steps and at the end,
+    its metrics logged as "eval"; a run resumed at such a step evaluates first, in case it stopped before the
+    evaluation was logged. Raises TrainingDiverged, without saving, when the loss is not finite.
     """
     per_replica_batch = _per_replica_batch(options, strategy.num_replicas_in_sync)
     with strategy.scope():
@@ -86,19 +88,26 @@ def train(
         checkpoints = RunCheckpoints(run_dir, write_dir, step, options.keep_checkpoints,
                                      dropout_seeds=_seed_states(task.model), **checkpoint_objects)
         start = checkpoints.restore()
-        if start >= options.total_steps:
-            return TrainResult(start, {}, {}, 0.0, checkpoints.latest)
         history = History(run_dir, enabled=chief, resume_step=start)
-        progress = Progress(title, options.total_steps, start, every=options.log_every) if chief else None
-        iterator = iter(strategy.distribute_datasets_from_function(
-            functools.partial(_pipeline_input, dataset_fn, per_replica_batch, start)))
-        train_step = make_train_step(task, optimizer, strategy, options)
-        loss_scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+        progress = None
         began = window_began = time.monotonic()
         window: dict[str, float] = {}
         metrics: dict[str, float] = {}
         evaluation: dict[str, float] = {}
         try:
+            if evaluate_fn and start and _evaluates_at(start, options):
+                evaluation = evaluate_fn()  # every worker evaluates (it takes collectives); the chief logs it once
+                if not history.has(start, "eval"):
+                    history.record(start, "eval", evaluation)
+            if start >= options.total_steps:
+                history.plot(f"{run_dir}/learning_curves.png", title)  # its final evaluation may be new
+                return TrainResult(start, {}, evaluation, 0.0, checkpoints.latest)
+            progress = Progress(title, options.total_steps, start, every=options.log_every) if chief else None
+            iterator = iter(strategy.distribute_datasets_from_function(
+                functools.partial(_pipeline_input, dataset_fn, per_replica_batch, start)))
+            train_step = make_train_step(task, optimizer, strategy, options)
+            loss_scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+            began = window_began = time.monotonic()
             for current in range(start + 1, options.total_steps + 1):
                 sums, norm = train_step(iterator)
                 sums, norm = {k: float(v) for k, v in sums.items()}, float(norm)
@@ -110,16 +119,15 @@ def train(
                 metrics = task.metrics(window)
                 if progress:
                     progress.update(current, metrics, options.global_batch_size)
-                if current % options.log_every == 0 or current == options.total_steps:
+                if current % options.log_every == 0 or _checkpoints_at(current, options):
                     now = time.monotonic()
                     history.record(current, "train", {
                         **metrics, "learning_rate": float(optimizer.learning_rate), "grad_norm": norm,
                         "examples_per_second": window["examples"] / max(now - window_began, 1e-9)})
                     window, window_began = {}, now
-                if current % options.checkpoint_every == 0 or current == options.total_steps:
+                if _checkpoints_at(current, options):
                     checkpoints.save()
-                if evaluate_fn and ((options.eval_every and current % options.eval_every == 0)
-                                    or current == options.total_steps):
+                if evaluate_fn and _evaluates_at(current, options):
                     evaluation = evaluate_fn()
                     history.record(current, "eval", evaluation)
                     window_began = time.monotonic()  # examples/s counts training time only
@@ -129,6 +137,14 @@ def train(
             history.close()
         history.plot(f"{run_dir}/learning_curves.png", title)
         return TrainResult(options.total_steps, metrics, evaluation, time.monotonic() - began, checkpoints.latest)
+
+
+def _checkpoints_at(step: int, options: LoopOptions) -> bool:
+    return step % options.checkpoint_every == 0 or step == options.total_steps
+
+
+def _evaluates_at(step: int, options: LoopOptions) -> bool:
+    return bool(options.eval_every and step % options.eval_every == 0) or step == options.total_steps
 
 
 def _seed_states(model: keras.Model) -> list[keras.Variable]:
