@@ -130,7 +130,7 @@ def job_settings(args: argparse.Namespace):
     For `pretrain` and `finetune`, their settings (from a main-job file, its matching section); for the main job,
     a `MainJob`."""
     from kbert.training import main_job
-    from kbert.training.run_config import load_settings_file, settings_from
+    from kbert.training.run_config import load_settings_file, settings_from, settings_section
 
     given = {key: value for key, value in vars(args).items() if key not in ("command", "config_file", "models_dir")}
     values = load_settings_file(args.config_file) if args.config_file else {}
@@ -138,7 +138,7 @@ def job_settings(args: argparse.Namespace):
         output_dir = given.pop("output_dir", main_job.DEFAULT_OUTPUT_DIR)
         return main_job.main_job_settings(output_dir, values, given, args.models_dir)
     if set(values) <= set(main_job.SECTIONS):  # a main-job file: take this job's section
-        values = values.get(args.command, {})
+        values = settings_section(values, args.command, args.config_file)
     cls = PretrainSettings if args.command == "pretrain" else FinetuneSettings
     return settings_from(cls, {**values, **given}, args.config_file or "settings")
 

@@ -22,6 +22,7 @@ from kbert.text.vocab import load_vocabulary, save_vocabulary
 from kbert.training.checkpoints import holds_checkpoints, load_backbone_weights, resolve_checkpoint, restore_model
 from kbert.training.files import read_json, write_json
 from kbert.training.loop import Evaluator
+from kbert.training.memory import check_fits_in_memory
 from kbert.training.run_config import (
     FinetuneSettings,
     load_saved_settings,
@@ -29,6 +30,7 @@ from kbert.training.run_config import (
     save_settings,
     settings_from,
 )
+from kbert.training.run_files import read_label_names, read_model_files
 from kbert.training.run_lock import one_run_at_a_time
 from kbert.training.runtime import JobResult, build_optimizer, start_run, total_steps, train_and_evaluate
 from kbert.training.strategy import is_chief
@@ -46,6 +48,7 @@ def finetune(settings: FinetuneSettings, strategy: tf.distribute.Strategy | None
     if settings.seq_length > config.max_position_embeddings:
         raise ValueError(f"seq_length {settings.seq_length} exceeds the model's max_position_embeddings "
                          f"({config.max_position_embeddings}, in {source['bert_config']}); use a smaller one.")
+    check_fits_in_memory(config, settings, runtime.precision)
     vocab = load_vocabulary(source["vocab"])
     tokenizer = BertTokenizer(vocab, lowercase=source["lowercase"])
     train_examples, eval_examples, names = load_examples(settings)
@@ -100,11 +103,11 @@ def restore_run(run_dir: str, strategy: tf.distribute.Strategy | None = None
     prefix, built under the current dtype policy."""
     saved = read_run_settings(run_dir, "finetune")
     settings = settings_from(FinetuneSettings, saved["settings"], os.path.join(run_dir, "settings.json"))
-    names = read_json(os.path.join(run_dir, LABELS_FILE))
-    tokenizer = BertTokenizer(load_vocabulary(os.path.join(run_dir, VOCAB_FILE)),
-                              lowercase=saved["resolved"]["lowercase"])
+    names = read_label_names(run_dir)
+    config, vocab = read_model_files(run_dir)
+    tokenizer = BertTokenizer(vocab, lowercase=saved["resolved"]["lowercase"])
     with (strategy or tf.distribute.get_strategy()).scope():
-        backbone = BertBackbone(BertConfig.from_json_file(os.path.join(run_dir, CONFIG_FILE)))
+        backbone = BertBackbone(config)
         model = _classifier(backbone, len(names), settings)
     return model, tokenizer, names, settings, restore_model(model, run_dir)
 

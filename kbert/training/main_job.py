@@ -13,7 +13,7 @@ from kbert.training.files import write_json
 from kbert.training.finetuning import finetune
 from kbert.training.pretraining import pretrain
 from kbert.training.progress import format_duration, format_table
-from kbert.training.run_config import FinetuneSettings, PretrainSettings, settings_from
+from kbert.training.run_config import FinetuneSettings, PretrainSettings, settings_from, settings_section
 from kbert.training.runtime import JobResult
 from kbert.training.strategy import make_strategy
 
@@ -46,15 +46,13 @@ def main_job_settings(output_dir: str = DEFAULT_OUTPUT_DIR, sections: Mapping[st
     if unknown:
         raise ValueError(f"settings file: unknown section(s) {', '.join(unknown)}; the main job reads 'pretrain' "
                          "and 'finetune' (run a subcommand to give one job's settings at the top level).")
-    for name in SECTIONS:
-        if not isinstance(sections.get(name, {}), dict):
-            raise ValueError(f"settings file: section {name!r} must be a mapping of settings")
+    pretrain_values, finetune_values = (settings_section(sections, name, "settings file") for name in SECTIONS)
     overrides = dict(overrides or {})
     pretraining = settings_from(PretrainSettings, {"output_dir": os.path.join(output_dir, "pretrain"),
-                                                   **sections.get("pretrain", {}), **overrides}, "pretrain settings")
+                                                   **pretrain_values, **overrides}, "pretrain settings")
     finetuning = settings_from(FinetuneSettings, {
         "output_dir": os.path.join(output_dir, "finetune"), "init_checkpoint": pretraining.output_dir,
-        **FINETUNE_DEFAULTS, **sections.get("finetune", {}), **overrides}, "finetune settings")
+        **FINETUNE_DEFAULTS, **finetune_values, **overrides}, "finetune settings")
     return MainJob(output_dir, pretraining, finetuning, models_dir)
 
 

@@ -22,7 +22,9 @@ from kbert.text.vocab import load_vocabulary, save_vocabulary, train_vocabulary
 from kbert.training.checkpoints import holds_checkpoints, restore_model
 from kbert.training.fill_mask_quality import heldout_fill_mask
 from kbert.training.loop import Evaluator
+from kbert.training.memory import check_fits_in_memory
 from kbert.training.run_config import PretrainSettings, read_run_settings, save_settings, settings_from
+from kbert.training.run_files import read_model_files
 from kbert.training.run_lock import one_run_at_a_time
 from kbert.training.runtime import JobResult, build_optimizer, start_run, total_steps, train_and_evaluate
 from kbert.training.strategy import is_chief
@@ -38,6 +40,7 @@ def pretrain(settings: PretrainSettings, strategy: tf.distribute.Strategy | None
     vocab = _vocabulary(settings, corpus)
     tokenizer = BertTokenizer(vocab, lowercase=settings.lowercase)
     config = _model_config(settings, len(vocab))
+    check_fits_in_memory(config, settings, runtime.precision)
     steps = total_steps(settings, None if settings.steps else _epoch_examples(corpus, tokenizer, settings))
     heldout = heldout_dataset(corpus, tokenizer, settings)
     if is_chief(strategy):
@@ -82,9 +85,10 @@ def restore_run(run_dir: str, strategy: tf.distribute.Strategy | None = None
     under the current dtype policy."""
     saved = read_run_settings(run_dir, "pretrain")
     settings = settings_from(PretrainSettings, saved["settings"], os.path.join(run_dir, "settings.json"))
-    tokenizer = BertTokenizer(load_vocabulary(os.path.join(run_dir, VOCAB_FILE)), lowercase=settings.lowercase)
+    config, vocab = read_model_files(run_dir)
+    tokenizer = BertTokenizer(vocab, lowercase=settings.lowercase)
     with (strategy or tf.distribute.get_strategy()).scope():
-        model = pretrainer(BertConfig.from_json_file(os.path.join(run_dir, CONFIG_FILE)), settings)
+        model = pretrainer(config, settings)
     return model, tokenizer, settings, restore_model(model, run_dir)
 
 

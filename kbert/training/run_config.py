@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import sys
 import types
@@ -138,6 +139,10 @@ def validate(settings: TrainingSettings, source: str = "settings") -> None:
         value = getattr(settings, field, None)
         if value is not None and value < 1:
             fail(field, "it must be a positive integer")
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            fail(field.name, "it must be a finite number")
     for field in ("learning_rate", "epochs"):
         value = getattr(settings, field, None)
         if value is not None and value <= 0:
@@ -159,6 +164,13 @@ def validate(settings: TrainingSettings, source: str = "settings") -> None:
     if settings.batch_size % settings.accumulation_steps:
         fail("batch_size", f"it must be a multiple of accumulation_steps ({settings.accumulation_steps})")
     if isinstance(settings, PretrainSettings):
+        if not settings.bert_config:
+            from kbert.config import BertConfig
+
+            longest = BertConfig.from_preset(settings.preset, vocab_size=1).max_position_embeddings
+            if settings.seq_length > longest:
+                fail("seq_length", f"the {settings.preset} preset has max_position_embeddings {longest}: use at "
+                                   "most that, or a --config with a longer max_position_embeddings")
         if not 0 < settings.masked_lm_prob < 1:
             fail("masked_lm_prob", "it must lie between 0 and 1 (BERT uses 0.15)")
         if settings.max_predictions > settings.seq_length:
@@ -189,6 +201,17 @@ def load_settings_file(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise ValueError(f"{path}: expected a mapping of setting names to values, got {type(values).__name__}")
     return values
+
+
+def settings_section(values: Mapping[str, Any], name: str, source: str) -> dict[str, Any]:
+    """The `name:` section of a settings file's `values`: a mapping; empty when absent or left blank in YAML."""
+    section = values.get(name)
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise ValueError(f"{source}: section {name!r} must be a mapping of setting names to values, got "
+                         f"{type(section).__name__} {section!r:.60}")
+    return section
 
 
 def save_settings(settings: TrainingSettings, task: str, resolved: Mapping[str, Any] | None = None) -> None:
