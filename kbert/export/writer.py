@@ -59,7 +59,8 @@ def export_model(model: BertPretrainer | BertClassifier, tokenizer: BertTokenize
     signatures = serving.signatures()
     metadata = {
         "format": FORMAT, "name": name, "model_type": model_type, "tasks": PIPELINE_TASKS[model_type],
-        "seq_length": seq_length, "lowercase": tokenizer.lowercase, "mask_token": tokenizer.vocab[tokenizer.mask_id],
+        "seq_length": seq_length, "lowercase": tokenizer.lowercase,
+        "fold_full_width": tokenizer.fold_full_width, "mask_token": tokenizer.vocab[tokenizer.mask_id],
         "label_names": list(label_names) if label_names else None, "length_bucket": LENGTH_BUCKET,
         **({"max_masks": MAX_MASKS, "top_k": serving.top_k} if model_type == "pretrainer" else {"ig_steps": IG_STEPS}),
         "signatures": _describe(signatures), "model_card": card,

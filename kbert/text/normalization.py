@@ -14,13 +14,26 @@ CJK_CHARS = (
 _DROPPED = r"[^\PC\t\n\r]|\x{FFFD}"
 
 
-def normalize(strings: tf.Tensor, lowercase: bool) -> tf.Tensor:
+def normalize(strings: tf.Tensor, lowercase: bool, fold_full_width: bool = False) -> tf.Tensor:
     """Drops control characters; with `lowercase`, also strips accents (NFD, then drop marks) and lower-cases.
 
     The same steps in the same order as Hugging Face's BertNormalizer. Unlike tensorflow-text's `lower_case`, no
-    NFKC, so full-width `，` stays `，`. strings: tf.string of any shape -> tf.string of the same shape.
+    NFKC, so full-width `，` stays `，`, unless `fold_full_width` (first) reads the full-width forms of ASCII
+    (`０`-`９`, `Ａ`-`ｚ`, `，？！（）`...) and the ideographic space as their ASCII twins: text typed either way then
+    reaches the same tokens. strings: tf.string of any shape -> tf.string of the same shape.
     """
+    if fold_full_width:
+        strings = _fold_full_width(strings)
     if not lowercase:
         return tf.strings.regex_replace(strings, _DROPPED, "")
     strings = tf.strings.regex_replace(tft.normalize_utf8(strings, "NFD"), _DROPPED + r"|\p{Mn}", "")
     return tf.strings.lower(strings, encoding="utf-8")  # last: it stops at a NUL byte, which is dropped by now
+
+
+def _fold_full_width(strings: tf.Tensor) -> tf.Tensor:
+    """U+FF01-U+FF5E -> U+0021-U+007E and U+3000 -> space, leaving every other character as it is."""
+    flat = tf.reshape(strings, [-1])
+    chars = tf.strings.unicode_decode(flat, "UTF-8", errors="replace")
+    points = chars.flat_values
+    points = tf.where((points >= 0xFF01) & (points <= 0xFF5E), points - 0xFEE0, tf.where(points == 0x3000, 32, points))
+    return tf.reshape(tf.strings.unicode_encode(chars.with_flat_values(points), "UTF-8"), tf.shape(strings))

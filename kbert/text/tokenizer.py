@@ -20,11 +20,15 @@ class BertTokenizer(tf.Module):
     differences: Hugging Face also honours literal [CLS]/[SEP]/[PAD]/[UNK], lower-cases a word-final Σ to σ (Google
     and we: ς), drops unassigned code points, and makes words over 100 characters [UNK] (we: over 100 bytes).
 
+    `fold_full_width` reads full-width ASCII forms as ASCII (see `normalize`); off, as in BERT, for imported
+    vocabularies, on for the ones kbert trains.
+
     >>> tok = BertTokenizer("vocab.txt", lowercase=True)
     >>> tok(["今天天气很好"], ["Let's go out."], seq_length=16)["token_ids"]   # [1, 16] int32
     """
 
-    def __init__(self, vocab: Sequence[str] | str | os.PathLike, lowercase: bool = True, name: str | None = None):
+    def __init__(self, vocab: Sequence[str] | str | os.PathLike, lowercase: bool = True,
+                 fold_full_width: bool = False, name: str | None = None):
         super().__init__(name=name)
         source = "the vocabulary"
         if isinstance(vocab, (str, os.PathLike)):
@@ -43,6 +47,7 @@ class BertTokenizer(tf.Module):
                 )
         self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (ids[token] for token in SPECIAL_TOKENS)
         self.lowercase = lowercase
+        self.fold_full_width = fold_full_width
         # Normalisation is ours (see normalize); the wordpiece op only splits words and looks pieces up.
         self._wordpiece = tft.FastBertTokenizer(
             list(self._vocab), token_out_type=tf.int32, unknown_token=self._vocab[self.unk_id]
@@ -61,7 +66,8 @@ class BertTokenizer(tf.Module):
     def tokenize(self, strings: tf.Tensor) -> tf.RaggedTensor:
         """[batch_size] tf.string -> [batch_size, (tokens)] int32 ids, without [CLS]/[SEP]."""
         pieces = tf.strings.split(tf.convert_to_tensor(strings, tf.string), sep=self._vocab[self.mask_id])
-        ids = self._wordpiece.tokenize(normalize(pieces.flat_values, self.lowercase))  # [pieces, (tokens)]
+        normalized = normalize(pieces.flat_values, self.lowercase, self.fold_full_width)
+        ids = self._wordpiece.tokenize(normalized)  # [pieces, (tokens)]
         # The texts were cut at each "[MASK]"; without one anywhere in the batch, the pieces are the texts.
         return tf.cond(
             ids.nrows() == pieces.nrows(), lambda: ids, lambda: _insert_masks(ids, pieces.row_splits, self.mask_id)

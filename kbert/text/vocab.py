@@ -30,13 +30,15 @@ def is_bracketed(token: str) -> bool:
     return len(token) > 2 and token.startswith("[") and token.endswith("]")
 
 
-def train_vocabulary(texts: Iterable[str], vocab_size: int, lowercase: bool = True) -> list[str]:
+def train_vocabulary(texts: Iterable[str], vocab_size: int, lowercase: bool = True,
+                     fold_full_width: bool = False) -> list[str]:
     """Learns a WordPiece vocabulary of at most `vocab_size` tokens: the special tokens first ([PAD] is id 0),
     then every CJK character seen in `texts`, then pieces learned by tensorflow-text's WordPiece learner.
 
-    Words are split the way `BertTokenizer(vocab, lowercase)` splits them, so use the same `lowercase` there.
+    Words are split the way `BertTokenizer(vocab, lowercase, fold_full_width)` splits them, so use the same
+    normalisation there.
     """
-    counts = _count_words(texts, lowercase)
+    counts = _count_words(texts, lowercase, fold_full_width)
     cjk = sorted(word for word in counts if _CJK_CHAR.fullmatch(word))
     budget = vocab_size - len(SPECIAL_TOKENS) - len(cjk)
     if budget < 0:
@@ -52,12 +54,12 @@ def train_vocabulary(texts: Iterable[str], vocab_size: int, lowercase: bool = Tr
     return vocab[:vocab_size]
 
 
-def _count_words(texts: Iterable[str], lowercase: bool) -> collections.Counter:
+def _count_words(texts: Iterable[str], lowercase: bool, fold_full_width: bool) -> collections.Counter:
     """Counts the words BERT's normalisation and basic splitting make of `texts` (CJK characters one word each)."""
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def split(batch: tf.Tensor) -> tf.Tensor:
-        return tft.regex_split(normalize(batch, lowercase), _BREAKS, _SINGLES).flat_values
+        return tft.regex_split(normalize(batch, lowercase, fold_full_width), _BREAKS, _SINGLES).flat_values
 
     counts = collections.Counter()
     iterator = iter(texts)

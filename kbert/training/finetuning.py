@@ -50,7 +50,7 @@ def finetune(settings: FinetuneSettings, strategy: tf.distribute.Strategy | None
                          f"({config.max_position_embeddings}, in {source['bert_config']}); use a smaller one.")
     check_fits_in_memory(config, settings, runtime.precision)
     vocab = load_vocabulary(source["vocab"])
-    tokenizer = BertTokenizer(vocab, lowercase=source["lowercase"])
+    tokenizer = BertTokenizer(vocab, lowercase=source["lowercase"], fold_full_width=source["fold_full_width"])
     train_examples, eval_examples, names = load_examples(settings)
     steps = total_steps(settings, len(train_examples))
     if is_chief(strategy):
@@ -58,7 +58,9 @@ def finetune(settings: FinetuneSettings, strategy: tf.distribute.Strategy | None
         config.to_json_file(os.path.join(settings.output_dir, CONFIG_FILE))
         write_json(os.path.join(settings.output_dir, LABELS_FILE), names)
         save_settings(settings, "finetune", {**runtime.describe(), "steps": steps, "init_checkpoint": init,
-                                             "lowercase": source["lowercase"], "train_examples": len(train_examples)})
+                                             "lowercase": source["lowercase"],
+                                             "fold_full_width": source["fold_full_width"],
+                                             "train_examples": len(train_examples)})
 
     with strategy.scope():
         backbone = BertBackbone(config)
@@ -105,7 +107,8 @@ def restore_run(run_dir: str, strategy: tf.distribute.Strategy | None = None
     settings = settings_from(FinetuneSettings, saved["settings"], os.path.join(run_dir, "settings.json"))
     names = read_label_names(run_dir)
     config, vocab = read_model_files(run_dir)
-    tokenizer = BertTokenizer(vocab, lowercase=saved["resolved"]["lowercase"])
+    tokenizer = BertTokenizer(vocab, lowercase=saved["resolved"]["lowercase"],
+                              fold_full_width=saved["resolved"].get("fold_full_width", False))
     with (strategy or tf.distribute.get_strategy()).scope():
         backbone = BertBackbone(config)
         model = _classifier(backbone, len(names), settings)
@@ -132,8 +135,8 @@ def _references(examples: LabeledExamples) -> dict[str, float]:
 
 
 def _model_source(settings: FinetuneSettings, init: str | None) -> dict:
-    """Where the config and vocabulary come from (given, else beside the init checkpoint) and the lower-casing
-    (given, else as the pretraining run did, else on)."""
+    """Where the config and vocabulary come from (given, else beside the init checkpoint), the lower-casing (given,
+    else as the pretraining run did, else on) and the full-width folding (as the pretraining run did, else off)."""
     run_dir = os.path.dirname(init) if init else None
     found = {}
     for key, name in (("bert_config", CONFIG_FILE), ("vocab", VOCAB_FILE)):
@@ -148,6 +151,7 @@ def _model_source(settings: FinetuneSettings, init: str | None) -> dict:
     if lowercase is None:
         lowercase = saved["settings"].get("lowercase", True) if saved else True
     found["lowercase"] = lowercase
+    found["fold_full_width"] = bool(saved and saved["resolved"].get("fold_full_width", False))
     return found
 
 

@@ -5,6 +5,7 @@ settings.json and the checkpoints (whose `backbone` entry fine-tuning starts fro
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import sys
 
@@ -38,14 +39,15 @@ def pretrain(settings: PretrainSettings, strategy: tf.distribute.Strategy | None
     strategy = runtime.strategy
     corpus = load_corpus(settings.corpus, settings.data_dir)
     vocab = _vocabulary(settings, corpus)
-    tokenizer = BertTokenizer(vocab, lowercase=settings.lowercase)
+    tokenizer = BertTokenizer(vocab, lowercase=settings.lowercase, fold_full_width=settings.fold_full_width)
     config = _model_config(settings, len(vocab))
     check_fits_in_memory(config, settings, runtime.precision)
     steps = total_steps(settings, None if settings.steps else _epoch_examples(corpus, tokenizer, settings))
     heldout = heldout_dataset(corpus, tokenizer, settings)
     if is_chief(strategy):
         config.to_json_file(os.path.join(settings.output_dir, CONFIG_FILE))
-        save_settings(settings, "pretrain", {**runtime.describe(), "steps": steps, "vocab_size": len(vocab)})
+        save_settings(settings, "pretrain", {**runtime.describe(), "steps": steps, "vocab_size": len(vocab),
+                                             "fold_full_width": settings.fold_full_width})
 
     with strategy.scope():
         model = pretrainer(config, settings)
@@ -86,7 +88,9 @@ def restore_run(run_dir: str, strategy: tf.distribute.Strategy | None = None
     saved = read_run_settings(run_dir, "pretrain")
     settings = settings_from(PretrainSettings, saved["settings"], os.path.join(run_dir, "settings.json"))
     config, vocab = read_model_files(run_dir)
-    tokenizer = BertTokenizer(vocab, lowercase=settings.lowercase)
+    # Runs from before fold_full_width existed tokenized without it.
+    tokenizer = BertTokenizer(vocab, lowercase=settings.lowercase,
+                              fold_full_width=saved["resolved"].get("fold_full_width", False))
     with (strategy or tf.distribute.get_strategy()).scope():
         model = pretrainer(config, settings)
     return model, tokenizer, settings, restore_model(model, run_dir)
@@ -120,17 +124,23 @@ def _vocabulary(settings: PretrainSettings, corpus: Corpus) -> list[str]:
     if settings.vocab:
         vocab = load_vocabulary(settings.vocab)
     else:
-        vocab = train_vocabulary(corpus.texts("train"), settings.vocab_size, lowercase=settings.lowercase)
+        vocab = train_vocabulary(corpus.texts("train"), settings.vocab_size, lowercase=settings.lowercase,
+                                 fold_full_width=settings.fold_full_width)
     save_vocabulary(vocab, path)
     return vocab
 
 
 def _model_config(settings: PretrainSettings, vocab_size: int) -> BertConfig:
-    """The config file's model, or the preset's sized to the vocabulary and sequence length."""
+    """The config file's model, or the preset's sized to the vocabulary and sequence length; the dropout and
+    layer_norm_position settings, where given, win over either."""
+    options = {key: value for key, value in (("hidden_dropout_prob", settings.dropout),
+                                             ("attention_probs_dropout_prob", settings.dropout),
+                                             ("layer_norm_position", settings.layer_norm_position))
+               if value is not None}
     if not settings.bert_config:
         return BertConfig.from_preset(settings.preset, vocab_size=vocab_size,
-                                      max_position_embeddings=settings.seq_length)
-    config = BertConfig.from_json_file(settings.bert_config)
+                                      max_position_embeddings=settings.seq_length, **options)
+    config = dataclasses.replace(BertConfig.from_json_file(settings.bert_config), **options)
     if config.vocab_size != vocab_size:
         raise ValueError(f"{settings.bert_config}: vocab_size is {config.vocab_size} but the vocabulary has "
                          f"{vocab_size} tokens; make them agree.")

@@ -66,7 +66,13 @@ class PretrainSettings(TrainingSettings):
     bert_config: str | None = _field(None, "a bert_config.json, instead of the preset")
     vocab: str | None = _field(None, "a vocab.txt, instead of training one on the corpus")
     vocab_size: int = _field(8000, "size of the vocabulary trained on the corpus")
+    dropout: float | None = _field(None, "dropout in the encoder (hidden layers and attention) while pretraining "
+                                         "(default: BERT's 0.1, or the --config's)")
+    layer_norm_position: str | None = _field(None, "post (BERT's LayerNorm after each residual sum) or pre (before "
+                                                   "each block) (default: post, or the --config's)")
     lowercase: bool = _field(True, "lower-case and strip accents before tokenizing")
+    fold_full_width: bool = _field(True, "read full-width letters, digits and punctuation (０-９, Ａ-Ｚ, ，？！) as "
+                                         "ASCII, so text typed either way reaches the same tokens")
     max_predictions: int = _field(20, "masked-LM predictions per example at most")
     masked_lm_prob: float = _field(0.15, "share of tokens masked")
     whole_word_masking: bool = _field(False, "mask whole words, not word pieces")
@@ -171,6 +177,10 @@ def validate(settings: TrainingSettings, source: str = "settings") -> None:
             if settings.seq_length > longest:
                 fail("seq_length", f"the {settings.preset} preset has max_position_embeddings {longest}: use at "
                                    "most that, or a --config with a longer max_position_embeddings")
+        if settings.dropout is not None and not 0 <= settings.dropout < 1:
+            fail("dropout", "it must lie in [0, 1)")
+        if settings.layer_norm_position not in (None, "post", "pre"):
+            fail("layer_norm_position", "choose post or pre")
         if not 0 < settings.masked_lm_prob < 1:
             fail("masked_lm_prob", "it must lie between 0 and 1 (BERT uses 0.15)")
         if settings.max_predictions > settings.seq_length:

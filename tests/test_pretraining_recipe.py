@@ -1,0 +1,36 @@
+"""Recipe settings of a pretraining run reach the model's config, and the embedded corpora keep their held-out
+documents apart from everything trained on."""
+
+import json
+
+import pytest
+
+from kbert.config import BertConfig
+from kbert.training.pretraining import _model_config
+from kbert.training.run_config import PretrainSettings, settings_from
+
+
+def test_dropout_and_layer_norm_position_settings_shape_the_preset_model():
+    settings = settings_from(PretrainSettings, {"preset": "mini", "seq_length": 64, "dropout": 0.0,
+                                                "layer_norm_position": "pre"})
+    config = _model_config(settings, vocab_size=500)
+    assert (config.hidden_size, config.num_hidden_layers, config.max_position_embeddings) == (256, 4, 64)
+    assert config.hidden_dropout_prob == config.attention_probs_dropout_prob == 0.0
+    assert config.layer_norm_position == "pre"
+    bert = _model_config(settings_from(PretrainSettings, {"preset": "mini"}), vocab_size=500)
+    assert (bert.hidden_dropout_prob, bert.layer_norm_position) == (0.1, "post")
+
+
+def test_recipe_settings_win_over_a_config_file_and_leave_the_rest(tmp_path):
+    path = tmp_path / "bert_config.json"
+    path.write_text(json.dumps(BertConfig(vocab_size=500, hidden_size=64, num_attention_heads=2,
+                                          intermediate_size=128).to_dict()))
+    config = _model_config(settings_from(PretrainSettings, {"bert_config": str(path), "dropout": 0.05}), 500)
+    assert (config.hidden_size, config.hidden_dropout_prob, config.layer_norm_position) == (64, 0.05, "post")
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [("dropout", 1.0, r"dropout = 1.0; it must lie in \[0, 1\)"),
+                                                         ("layer_norm_position", "middle", "choose post or pre")])
+def test_bad_recipe_settings_are_refused_by_name(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        settings_from(PretrainSettings, {field: value})
