@@ -86,8 +86,9 @@ def test_joint_filling_is_a_chain_of_fill_mask_answers(fill):
     assert len(joint["tokens"]) == 3 and sorted(step["mask"] for step in joint["steps"]) == [0, 1, 2]
     tokens, product = [None, None, None], 1.0
     for step in joint["steps"]:  # each step's probability is fill_mask's answer with the earlier steps filled in
-        partial = "".join(piece + (("[MASK]" if token is None else token) if index < 3 else "")
-                          for index, (piece, token) in enumerate(zip(text.split("[MASK]"), [*tokens, None])))
+        pieces = text.split("[MASK]")
+        partial = pieces[0] + "".join(("[MASK]" if token is None else token) + piece
+                                      for token, piece in zip(tokens, pieces[1:], strict=True))
         open_masks = [index for index, token in enumerate(tokens) if token is None]
         answer = fill(partial, top_k=10)[open_masks.index(step["mask"])]
         assert step["probability"] == pytest.approx({c["token"]: c["score"] for c in answer}[step["token"]], abs=1e-6)
