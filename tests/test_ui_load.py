@@ -36,17 +36,19 @@ def _requests(pretrainer: str, classifier: str) -> list[tuple[str, tuple, callab
         return predictions.count('class="kb-cand"') == 5 and "[MASK]" in tokens and "Problem" not in status
 
     def pair_ok(outputs) -> bool:
-        nsp, labels, _, status = outputs
-        return (abs(sum(c["confidence"] for c in nsp["confidences"]) - 1) < 1e-3
+        nsp, labels, _, tokens, status = outputs
+        return (abs(sum(c["confidence"] for c in nsp["confidences"]) - 1) < 1e-3 and 'data-segment="1"' in tokens
                 and {c["label"] for c in labels["confidences"]} == set(LABELS) and "Problem" not in status)
 
     def classify_ok(outputs) -> bool:
-        scores, spans, *_, status = outputs
-        return {c["label"] for c in scores["confidences"]} == set(LABELS) and len(spans) > 0 and "Problem" not in status
+        scores, summary, gradient, integrated, status = outputs
+        return ({c["label"] for c in scores["confidences"]} == set(LABELS) and len(gradient) > 0
+                and len(integrated) == len(gradient) and "add up to" in summary and "Problem" not in status)
 
-    return [("/fill_mask", (pretrainer, "今天天气很[MASK]。", 5), fill_ok),
-            ("/sentence_pair", (pretrainer, classifier, "北京是中国的首都。", "它有三千多年的历史。"), pair_ok),
-            ("/classify", (classifier, "这本书写得非常好，值得一读。", None, None), classify_ok)]
+    # The page's language is the last input of every endpoint; English here, so the checks read English.
+    return [("/fill_mask", (pretrainer, "今天天气很[MASK]。", 5, "en"), fill_ok),
+            ("/sentence_pair", (pretrainer, classifier, "北京是中国的首都。", "它有三千多年的历史。", "en"), pair_ok),
+            ("/classify", (classifier, "这本书写得非常好，值得一读。", "", "en"), classify_ok)]
 
 
 def test_concurrent_clients_all_get_answers(served, record_property):

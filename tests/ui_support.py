@@ -56,6 +56,17 @@ def export_tiny_models(root: Path) -> dict[str, Path]:
     }
 
 
+def screenshot_dir(tmp_path_factory) -> Path:
+    """Where the UI tests save their screenshots: $KBERT_SCREENSHOTS (created, and kept after the run) when it is
+    set, else a temporary folder of the test session."""
+    chosen = os.environ.get("KBERT_SCREENSHOTS")
+    if not chosen:
+        return tmp_path_factory.mktemp("screenshots")
+    path = Path(chosen)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from kbert.pipeline import ModelLoadError, list_models, pipeline
+from ui.texts import Text
 
 TRAIN_COMMAND = ".venv/bin/python train.py"
 
 
 class PageError(Exception):
-    """A problem the person can act on (bad input, a broken model directory); the page shows the message."""
+    """A problem the person can act on (bad input, a broken model directory); the page shows the message (a `Text`,
+    in the page's language)."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class ModelStore:
         self.root = Path(root)
         self._pipelines: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
-        self.problem = ""  # why the models under root could not be listed, if they could not
+        self.problem: Text | None = None  # why the models under root could not be listed, if they could not
         try:
             self.entries = [
                 ModelEntry(found["name"], found["version"], found["path"], found["task"], tuple(found["tasks"]),
@@ -49,7 +51,7 @@ class ModelStore:
                 for found in list_models(self.root)
             ]
         except ModelLoadError as error:
-            self.entries, self.problem = [], f"Cannot list the models under `{self.root}`: {error}"
+            self.entries, self.problem = [], Text("store.cannot_list", root=str(self.root), error=str(error))
 
     def models(self, task: str | None = None) -> list[ModelEntry]:
         """The models that answer the pipeline `task` (fill-mask, next-sentence, classify, encode); all when None."""
@@ -60,23 +62,21 @@ class ModelStore:
         then the newest export (by directory time, then version)."""
         return max(self.models(task), key=lambda e: (bool(e.metrics), _mtime(e.path), e.version), default=None)
 
-    def empty_message(self) -> str:
+    def empty_message(self) -> Text:
         """What the page says when there is nothing to serve."""
-        return self.problem or (
-            f"No exported model under `{self.root}`. Train and export one with `{TRAIN_COMMAND}`, then start the "
-            "app again (with `python -m ui --models-dir DIR` if the export went somewhere else).")
+        return self.problem or Text("store.empty", root=str(self.root), command=TRAIN_COMMAND)
 
     def get(self, task: str, path: str | None) -> Any:
         """The `kbert.pipeline` for `task` on the model at `path`, loaded on first use; PageError if it cannot be."""
         if not path:
-            raise PageError(self.empty_message() if not self.entries else "Pick a model first.")
+            raise PageError(self.empty_message() if not self.entries else Text("store.pick"))
         key = (task, str(path))
         with self._lock:
             if key not in self._pipelines:
                 try:
                     self._pipelines[key] = pipeline(task, path)
                 except (ModelLoadError, ValueError) as error:  # ValueError: the model does not answer `task`
-                    raise PageError(f"Cannot use the model at `{path}`: {error}") from error
+                    raise PageError(Text("store.cannot_use", path=str(path), error=str(error))) from error
             return self._pipelines[key]
 
 
