@@ -1,15 +1,19 @@
 """Labelled fine-tuning files (CSV, TSV, JSONL) read into examples, and the batches made of them."""
 
+import collections
 import json
+import re
 
 import numpy as np
 import pytest
 
 from kbert.text.labeled_data import (
     LabeledExamples,
+    check_training_labels,
     classification_dataset,
     label_ids,
     label_names,
+    label_spelling_warnings,
     read_labeled_file,
 )
 from kbert.text.tokenizer import BertTokenizer
@@ -96,3 +100,49 @@ def test_training_stream_visits_every_example_once_per_epoch_and_resumes_exactly
         np.testing.assert_array_equal(ids, ids_again)
         np.testing.assert_array_equal(labels, labels_again)
     assert [tuple(x) for x in _stream(tokenizer, examples, 0, 1, seed=1)[0][0]] != firsts[:4]
+
+
+def test_a_byte_that_is_not_utf8_late_in_a_file_is_named_by_its_line_and_offset(tmp_path):
+    path = tmp_path / "reviews.csv"
+    head = "text,label\n" + "".join(f"好的句子{i},pos\n" for i in range(3000))
+    path.write_bytes(head.encode("utf-8") + "坏".encode("gbk") + b",neg\n")
+    offset = len(head.encode("utf-8"))
+    with pytest.raises(ValueError, match=re.escape(f"reviews.csv:3002: byte {offset:,} (0x{'坏'.encode('gbk')[0]:02x}) "
+                                                   "is not UTF-8 (the file reads as GB18030/GBK")):
+        read_labeled_file(path)
+
+
+def test_an_unclosed_quote_is_blamed_on_the_line_where_its_example_starts(tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_text('text,label\ngood one,pos\nfine,pos\n"bad one,neg\nalso fine,neg\nmore,pos\n')
+    with pytest.raises(ValueError, match=r"reviews.csv:4: a quoted cell opened in the example starting on this line "
+                                         r"is never closed"):
+        read_labeled_file(path)
+
+
+def test_training_data_with_one_label_is_refused():
+    with pytest.raises(ValueError, match="train.csv: every example has the label 'pos'; a classifier needs examples "
+                                         "of at least two labels"):
+        check_training_labels(LabeledExamples(["a", "b"], ["pos", "pos"], source="train.csv"))
+
+
+def test_labels_spelled_two_ways_are_warned_about(capsys):
+    labels = ["pos"] * 5 + ["POS"] * 2 + ["1"] + ["positive"] * 3 + ["neg"] * 4
+    check_training_labels(LabeledExamples([f"t{i}" for i in range(len(labels))], labels, source="train.csv"))
+    err = capsys.readouterr().err
+    assert "warning: train.csv: labels 'POS' (2), 'pos' (5) differ only in case or form" in err
+    assert "label 'POS' (2), 'pos' (5) looks like an abbreviation of 'positive' (3)" in err
+    assert "numeric labels '1' (1) stand beside word labels" in err
+    check_training_labels(LabeledExamples(["a", "b", "c"], ["neg", "pos", "neutral"]))
+    check_training_labels(LabeledExamples(["a", "b", "c"], ["0", "1", "2"]))
+    assert capsys.readouterr().err == ""  # consistent labels: no warning
+    assert label_spelling_warnings(collections.Counter(["1", "1.0", "２"])) == [
+        "labels '1' (1), '1.0' (1) differ only in case or form; write each class one way (they are now different "
+        "classes)"]
+
+
+def test_an_unknown_label_in_an_eval_file_names_that_file(tmp_path, tokenizer):
+    path = tmp_path / "eval.csv"
+    path.write_text("text,label\ngood film,pos\nbad,maybe\n")
+    with pytest.raises(ValueError, match=re.escape(f"{path} has label(s) 'maybe' that the model does not know")):
+        classification_dataset(read_labeled_file(path), ["neg", "pos"], tokenizer)

@@ -99,3 +99,27 @@ def test_an_edited_labels_json_is_named_instead_of_a_shape_traceback(runs, tmp_p
     (run / "labels.json").write_text('{"0": "negative"}\n')
     assert train.main(["export", str(run), "--models-dir", str(tmp_path / "models")]) == 2
     assert f"{run}/labels.json must list the classifier's label names" in _error(capsys)
+
+
+def _finetune(runs, output, train_file, *more):
+    return train.main(["finetune", str(train_file), "--output-dir", str(output), "--init-checkpoint",
+                       str(runs["pretrain"]), "--steps", "1", "--batch-size", "8", "--seq-length", "16", *more])
+
+
+def test_fine_tuning_refuses_one_class_and_warns_on_two_spellings_of_one(runs, tmp_path, capsys):
+    (tmp_path / "one.csv").write_text("text,label\n" + "".join(f"river stone {i},positive\n" for i in range(8)))
+    assert _finetune(runs, tmp_path / "one", tmp_path / "one.csv") == 2
+    assert "one.csv: every example has the label 'positive'; a classifier needs examples of at least two" in (
+        _error(capsys))
+    (tmp_path / "two.csv").write_text("text,label\n" + "".join(f"river stone {i},{label}\n" for i, label in
+                                                                 enumerate(["pos", "POS", "neg", "neg"] * 2)))
+    assert _finetune(runs, tmp_path / "two", tmp_path / "two.csv") == 0
+    assert "warning: " + str(tmp_path / "two.csv") + ": labels 'POS' (2), 'pos' (2) differ only in case" in (
+        capsys.readouterr().err)
+
+
+def test_an_unknown_label_in_the_eval_file_names_the_eval_file(runs, tmp_path, capsys):
+    root = runs["pretrain"].parent
+    (tmp_path / "eval.csv").write_text("text,label\nriver silver stone,positive\nriver stone,maybe\n")
+    assert _finetune(runs, tmp_path / "run", root / "train.csv", "--eval-file", str(tmp_path / "eval.csv")) == 2
+    assert f"{tmp_path / 'eval.csv'} has label(s) 'maybe' that the model does not know" in _error(capsys)

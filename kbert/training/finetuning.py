@@ -15,7 +15,13 @@ from kbert import precision
 from kbert.config import BertConfig
 from kbert.model_card import CONFIG_FILE, LABELS_FILE, VOCAB_FILE
 from kbert.models import BertBackbone, BertClassifier
-from kbert.text.labeled_data import LabeledExamples, classification_dataset, label_names, read_labeled_file
+from kbert.text.labeled_data import (
+    LabeledExamples,
+    check_training_labels,
+    classification_dataset,
+    label_names,
+    read_labeled_file,
+)
 from kbert.text.sentiment import load_sentiment
 from kbert.text.tokenizer import BertTokenizer
 from kbert.text.vocab import load_vocabulary, save_vocabulary
@@ -163,6 +169,7 @@ def load_examples(settings: FinetuneSettings) -> tuple[LabeledExamples, LabeledE
         columns = dict(text_column=settings.text_column, label_column=settings.label_column,
                        pair_column=settings.text_pair_column)
         train_examples = read_labeled_file(settings.train_file, **columns)
+        check_training_labels(train_examples)
         eval_examples = read_labeled_file(settings.eval_file, **columns) if settings.eval_file else None
         names = label_names(train_examples.labels)
     else:
