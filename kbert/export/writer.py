@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ import tensorflow as tf
 
 from kbert import precision
 from kbert.export.signatures import IG_STEPS, LENGTH_BUCKET, MAX_MASKS, ClassifierServing, PretrainerServing
+from kbert.export.staging import staging_dir
 from kbert.model_card import (
     CARD_FILE,
     CONFIG_FILE,
@@ -70,8 +69,7 @@ def export_model(model: BertPretrainer | BertClassifier, tokenizer: BertTokenize
 
     parent = Path(output_dir) / name
     parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=parent))  # not a number: readers never pick it up
-    try:
+    with staging_dir(parent) as staging:
         tf.saved_model.save(serving, str(staging), signatures=signatures)
         config.to_json_file(staging / CONFIG_FILE)
         save_vocabulary(tokenizer.vocab, staging / VOCAB_FILE)
@@ -81,9 +79,6 @@ def export_model(model: BertPretrainer | BertClassifier, tokenizer: BertTokenize
         (staging / CARD_FILE).write_text(render_card(metadata, config.to_dict()), encoding="utf-8")
         _make_readable(staging)
         return _publish(staging, parent)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def _model_type(model: keras.Model) -> str:
