@@ -5,14 +5,24 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 requirements=requirements.txt
+# System packages (Debian's names), installed where apt-get is and they are missing: the libraries Qt WebEngine needs
+# for `python -m ui --desktop`, and a font that draws Chinese.
+packages=(libnss3 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
+          libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxcomposite1 libxdamage1 libxrandr2 libxtst6 libxkbfile1
+          libasound2 libegl1 libgl1 libgbm1 libfontconfig1 libdbus-1-3 fonts-wqy-zenhei)
 if [[ "${1:-}" == "--dev" ]]; then
   requirements=requirements-dev.txt
-  # The browser test drives Debian's Chromium (Playwright's own browser download is not reachable here);
-  # the font draws Chinese in its screenshots.
-  if [[ ! -x /usr/bin/chromium ]] && command -v apt-get >/dev/null; then
-    sudo=""; [[ "$(id -u)" == 0 ]] || sudo="sudo"
-    $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null
-  fi
+  # The browser tests drive Debian's Chromium (Playwright's own browser download is not reachable here); the
+  # desktop test draws the window on Xvfb's virtual screen.
+  packages+=(chromium xvfb)
+fi
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+done
+if (( ${#missing[@]} )) && command -v apt-get >/dev/null; then
+  sudo=""; [[ "$(id -u)" == 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 if [[ ! -x .venv/bin/python ]]; then

@@ -42,10 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     url = serve(app, host="127.0.0.1", port=args.port, block=False)
     print(f"* The studio is open in its own window, served at {url}", flush=True)
     try:
-        open_window(url)
+        return open_window(url)
     finally:
         app.close()
-    return 0
 
 
 if __name__ == "__main__":
