@@ -66,6 +66,54 @@ def _read_export_json(path: Path) -> Any:
         raise ModelLoadError(f"{path}: cannot read it ({error}); re-export the model") from error
 
 
+# kbert.json's fields that inference reads, with the JSON types they must have (`int` excludes booleans).
+_METADATA_FIELDS = {"name": (str,), "model_type": (str,), "tasks": (list,), "seq_length": (int,), "lowercase": (bool,),
+                    "mask_token": (str,), "label_names": (list, type(None)), "model_card": (dict,)}
+_PRETRAINER_FIELDS = {"max_masks": (int,), "top_k": (int,)}
+_MODEL_TYPES = ("pretrainer", "classifier")
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "an object",
+               type(None): "null"}
+
+
+def read_export(path: Path) -> dict[str, Any]:
+    """The metadata (kbert.json) of the export in version directory `path`, after checking that its files are all
+    there and that each field inference reads has the right type; ModelLoadError names what is wrong."""
+    missing = [name for name in (SAVED_MODEL_FILE, "variables", METADATA_FILE, CONFIG_FILE, VOCAB_FILE)
+               if not (path / name).exists()]
+    if missing:
+        raise ModelLoadError(f"{path}: missing {', '.join(missing)}; not a complete kbert export, export the model "
+                             "again")
+    file = path / METADATA_FILE
+    metadata = _read_export_json(file)
+    if not isinstance(metadata, dict):
+        raise ModelLoadError(f"{file}: holds {_TYPE_NAMES.get(type(metadata), type(metadata).__name__)}, not the "
+                             "object of a kbert export; export the model again")
+    if metadata.get("format") != FORMAT:
+        raise ModelLoadError(f"{file}: not a {FORMAT} metadata file (format {metadata.get('format')!r}); export the "
+                             "model again")
+    fields = {**_METADATA_FIELDS, **(_PRETRAINER_FIELDS if metadata.get("model_type") == "pretrainer" else {})}
+    for field, types_ in fields.items():
+        value = metadata.get(field)
+        if field not in metadata or not isinstance(value, types_) or (int in types_ and isinstance(value, bool)):
+            found = "missing" if field not in metadata else f"{value!r:.40}"
+            raise ModelLoadError(f"{file}: field {field!r} must be {' or '.join(_TYPE_NAMES[t] for t in types_)}, "
+                                 f"got {found}; export the model again")
+    problems = []
+    if metadata["model_type"] not in _MODEL_TYPES:
+        problems.append(f"'model_type' must be one of {', '.join(_MODEL_TYPES)}, got {metadata['model_type']!r:.40}")
+    if not metadata["tasks"] or not all(task in TASKS for task in metadata["tasks"]):
+        problems.append(f"'tasks' must list tasks among {', '.join(TASKS)}, got {metadata['tasks']!r:.80}")
+    for field in ("seq_length", *(_PRETRAINER_FIELDS if metadata["model_type"] == "pretrainer" else ())):
+        if metadata[field] < 1:
+            problems.append(f"{field!r} must be positive, got {metadata[field]}")
+    labels = metadata["label_names"]
+    if metadata["model_type"] == "classifier" and not (labels and all(isinstance(x, str) for x in labels)):
+        problems.append(f"'label_names' must list a classifier's labels as strings, got {labels!r:.80}")
+    if problems:
+        raise ModelLoadError(f"{file}: {'; '.join(problems)}; export the model again")
+    return metadata
+
+
 class Pipeline:
     """Loads one exported model (once) and answers one task; every task can also `inspect` and check `truncated`."""
 
@@ -77,18 +125,15 @@ class Pipeline:
             raise ValueError(f"batch_size={batch_size} must be at least 1")
         self.path = resolve_model_dir(model_dir)
         self.batch_size = batch_size
-        missing = [name for name in (SAVED_MODEL_FILE, "variables", METADATA_FILE, CONFIG_FILE, VOCAB_FILE)
-                   if not (self.path / name).exists()]
-        if missing:
-            raise ModelLoadError(f"{self.path}: missing {', '.join(missing)}; not a complete kbert export, "
-                                 "export the model again")
-        self.metadata = _read_export_json(self.path / METADATA_FILE)
-        if not isinstance(self.metadata, dict) or self.metadata.get("format") != FORMAT:
-            raise ModelLoadError(f"{self.path / METADATA_FILE}: not a {FORMAT} metadata file; export the model again")
+        self.metadata = read_export(self.path)
         if self.task not in self.metadata["tasks"]:
             raise ValueError(f"{self.path} holds a {self.metadata['model_type']}, which answers "
                              f"{', '.join(self.metadata['tasks'])}, not {self.task}")
         self._config = _read_export_json(self.path / CONFIG_FILE)
+        vocab_size = self._config.get("vocab_size") if isinstance(self._config, dict) else None
+        if not isinstance(vocab_size, int) or isinstance(vocab_size, bool):
+            raise ModelLoadError(f"{self.path / CONFIG_FILE}: field 'vocab_size' must be an integer, got "
+                                 f"{vocab_size!r:.40}; export the model again")
         try:
             self._model = tf.saved_model.load(str(self.path))
         except Exception as error:  # TensorFlow raises many types for a damaged SavedModel
@@ -141,7 +186,7 @@ class Pipeline:
         three added) and `embedding_output` (the sum after LayerNorm: what the first encoder layer reads)."""
         name = "embedding_parts" if text_pair is None else "embedding_parts_pair"
         self._require(name)
-        outputs = next(self._run(name, [text], None if text_pair is None else [text_pair]))[1]
+        outputs = self._run_one(name, text, text_pair)
         n = int(outputs["padding_mask"][0].sum())
         parts = {key: outputs[key][0, :n] for key in ("token_embeddings", "segment_embeddings", "position_embeddings",
                                                       "embedding_sum", "embedding_output", "segment_ids")}
@@ -149,7 +194,7 @@ class Pipeline:
 
     def truncated(self, text: str, text_pair: str | None = None) -> bool:
         """Whether `text` (and `text_pair`) lose tokens to fit in `seq_length`."""
-        texts = [text] if text_pair is None else [text, text_pair]
+        texts = [_checked_text(text, "text")] + ([] if text_pair is None else [_checked_text(text_pair, "text_pair")])
         num_tokens = int(self._model.signatures["count_tokens"](text=tf.constant(texts))["num_tokens"].numpy().sum())
         return num_tokens > self.seq_length - 1 - len(texts)  # room left by [CLS] and a [SEP] per text
 
@@ -158,7 +203,7 @@ class Pipeline:
         [SEP]), `attentions` `[layers, heads, n, n]`; classifiers add `attributions` `[n]` (gradient x input of the
         predicted label, per token), `scores` ({label: probability}) and `label`."""
         name = "inspect" if text_pair is None else "inspect_pair"
-        outputs = next(self._run(name, [text], None if text_pair is None else [text_pair]))[1]
+        outputs = self._run_one(name, text, text_pair)
         n = int(outputs["padding_mask"][0].sum())
         result = {"tokens": [token.decode("utf-8") for token in outputs["tokens"][0, :n]],
                   "attentions": outputs["attentions"][0, :, :, :n, :n]}
@@ -172,6 +217,11 @@ class Pipeline:
         return {"label": labels[int(np.argmax(probabilities))],
                 "scores": {label: float(p) for label, p in zip(labels, probabilities, strict=True)}}
 
+    def _run_one(self, name: str, text: str, text_pair: str | None) -> dict[str, np.ndarray]:
+        """Signature `name`'s outputs for one text (and its second text), each checked first."""
+        pairs = None if text_pair is None else [_checked_text(text_pair, "text_pair")]
+        return next(self._run(name, [_checked_text(text, "text")], pairs))[1]
+
     def _run(self, name: str, texts: list[str], pairs: list[str] | None = None
              ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
         """Calls signature `name` on `batch_size` texts at a time; yields (index of the batch's first text, outputs)."""
@@ -183,16 +233,43 @@ class Pipeline:
             yield start, {key: value.numpy() for key, value in function(**inputs).items()}
 
 
+def _checked_text(text: object, what: str) -> str:
+    """`text` if it is a string with something to read in it: an empty text would still get a confident-looking
+    answer, and a lone surrogate cannot be encoded for the model. The errors name `what`."""
+    if isinstance(text, (bytes, bytearray)):
+        raise TypeError(f"{what} is bytes; pass str (decode it first, e.g. {what}.decode('utf-8'))")
+    if not isinstance(text, str):
+        raise TypeError(f"{what} is a {type(text).__name__}; pass a string")
+    if not text.strip():
+        raise ValueError(f"{what} is empty{' (only whitespace)' if text else ''}; pass some text to read")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(f"{what} holds a lone surrogate, U+{ord(text[error.start]):04X} at character {error.start}, "
+                         "which is not a Unicode character (text decoded with errors='surrogateescape', or half of "
+                         "an emoji cut off?); remove or replace it") from None
+    return text
+
+
 def _as_texts(value: Texts, what: str) -> tuple[list[str], bool]:
-    """(the texts as a list, whether a single string was given)."""
-    if isinstance(value, str):
-        return [value], True
+    """(the texts as a list, whether a single string was given); every text is checked (`_checked_text`), and a bad
+    one is named by its index, with the indices of any others."""
+    if isinstance(value, (str, bytes, bytearray)):
+        return [_checked_text(value, what)], True
     texts = list(value)
     if not texts:
         raise ValueError(f"{what} is empty; pass a string or a non-empty list of strings")
+    problems = []
     for index, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"{what}[{index}] is a {type(text).__name__}; pass strings")
+        try:
+            _checked_text(text, f"{what}[{index}]")
+        except (TypeError, ValueError) as error:
+            problems.append((index, error))
+    if problems:
+        index, error = problems[0]
+        others = [f"{what}[{i}]" for i, _ in problems[1:]]
+        more = f" (bad too: {', '.join(others[:10])}{', ...' if len(others) > 10 else ''})" if others else ""
+        raise type(error)(f"{error}{more}; the other {len(texts) - len(problems):,} texts are fine, nothing was run")
     return texts, False
 
 
@@ -246,6 +323,7 @@ class FillMaskPipeline(Pipeline):
         "probability", "rank", "num_pieces"}`, rank 1 being fill_mask's first answer; a candidate that is not one
         ordinary token of the vocabulary (several WordPieces, [UNK], a special token) gets rank 0 and probability 0."""
         self._require("fill_mask_scores")
+        text = _checked_text(text, "text")
         limit = self.metadata["max_masks"]
         if not 1 <= len(candidates) <= min(limit, text.count(self.metadata["mask_token"])):
             raise ValueError(f"{len(candidates)} candidates for a text with {text.count(self.metadata['mask_token'])} "
@@ -263,7 +341,7 @@ class FillMaskPipeline(Pipeline):
         `steps` (`{"mask", "token", "probability"}` in the order they were filled) and `text` (filled in; a "##"
         piece joins the word before it)."""
         mask = self.metadata["mask_token"]
-        count = text.count(mask)
+        count = _checked_text(text, "text").count(mask)
         if count == 0:
             raise ValueError(f"{text!r} has no {mask} to fill")
         beam_width = min(max(int(beam_width), 1), self.metadata["top_k"])
@@ -333,7 +411,7 @@ class ClassifyPipeline(Pipeline):
         The baseline and steps are in the model card (`ig_steps` in kbert.json)."""
         name = "integrated_gradients" if text_pair is None else "integrated_gradients_pair"
         self._require(name)
-        outputs = next(self._run(name, [text], None if text_pair is None else [text_pair]))[1]
+        outputs = self._run_one(name, text, text_pair)
         n = int(outputs["padding_mask"][0].sum())
         return {"tokens": [token.decode("utf-8") for token in outputs["tokens"][0, :n]],
                 "attributions": outputs["attributions"][0, :n],
@@ -372,16 +450,22 @@ def pipeline(task: str, model_dir: str | os.PathLike, batch_size: int = 32) -> P
 
 def list_models(root: str | os.PathLike = "saved_models") -> list[dict[str, Any]]:
     """Every exported model version under `root` (`<root>/<name>/<version>/`), by name then version: `name`,
-    `version`, `path`, `task` (the model type: pretrainer or classifier), `tasks` (pipeline tasks) and `metrics`."""
+    `version`, `path`, `task` (the model type: pretrainer or classifier), `tasks` (pipeline tasks), `metrics` and
+    `problem`: None, or why the version cannot be used (its `task` is then None, `tasks` and `metrics` empty), so
+    one damaged export hides nothing else."""
     root = Path(root)
     models = []
     for parent in sorted(root.iterdir()) if root.is_dir() else []:
         for version, path in sorted(version_dirs(parent).items()):
-            if (path / METADATA_FILE).is_file():
-                metadata = _read_export_json(path / METADATA_FILE)
-                models.append({"name": parent.name, "version": version, "path": str(path),
-                               "task": metadata["model_type"], "tasks": metadata["tasks"],
-                               "metrics": metadata["model_card"].get("metrics", {})})
+            found = {"name": parent.name, "version": version, "path": str(path)}
+            try:
+                metadata = read_export(path)
+            except ModelLoadError as error:
+                models.append({**found, "task": None, "tasks": [], "metrics": {}, "problem": str(error)})
+                continue
+            metrics = metadata["model_card"].get("metrics", {})
+            models.append({**found, "task": metadata["model_type"], "tasks": metadata["tasks"],
+                           "metrics": metrics if isinstance(metrics, dict) else {}, "problem": None})
     return models
 
 
