@@ -276,16 +276,17 @@ def test_model_details_come_from_the_export_one_metric_a_row(store, pretrainer, 
 
 
 def test_missing_or_corrupt_model_directory_is_a_page_error(store, pretrainer, tmp_path):
-    with pytest.raises(PageError, match="nowhere"):
+    with pytest.raises(PageError, match="Pick a model first"):  # not a model the store lists
         store.get("fill-mask", str(tmp_path / "nowhere"))
     broken = tmp_path / "broken" / "1"
     shutil.copytree(pretrainer, broken)
     (broken / "saved_model.pb").write_bytes(b"not a SavedModel")
-    with pytest.raises(PageError, match="broken"):
-        store.get("fill-mask", str(broken))
+    with pytest.raises(PageError, match="broken/1: TensorFlow cannot load the SavedModel"):
+        ModelStore(tmp_path).get("fill-mask", str(broken))
     (broken / "kbert.json").write_text("{not json", encoding="utf-8")
     listing = ModelStore(tmp_path)
-    assert listing.entries == [] and "kbert.json" in str(listing.empty_message())
+    assert listing.entries == [] and "kbert.json: cannot read it" in listing.unusable[0].reason
+    assert "None of the 1 models" in str(listing.empty_message())
 
 
 def test_a_failing_handler_gives_a_message_in_the_pages_language_not_a_traceback():

@@ -120,6 +120,10 @@ def clean_text(text: str | None, what: Text, mask: str | None = None) -> tuple[s
     kept = "".join(c for c in text if c in "\t\n" or unicodedata.category(c) != "Cc")
     if len(kept) < len(text):
         notes.append(Text("note.control", what=what, count=len(text) - len(kept)))
+    whole = "".join(c for c in kept if unicodedata.category(c) != "Cs")  # a lone surrogate cannot reach the model
+    if len(whole) < len(kept):
+        notes.append(Text("note.surrogates", what=what, count=len(kept) - len(whole)))
+        kept = whole
     if not kept.strip():
         raise PageError(Text("error.empty", what=what))
     return kept, notes
@@ -342,10 +346,7 @@ def embeddings(store: ModelStore, model_path: str | None, first: str | None, sec
 
 def _any_pipeline(store: ModelStore, model_path: str | None):
     """A pipeline on the model at `model_path`, for what every export can do (inspect, embeddings, its card)."""
-    tasks = {entry.path: entry.tasks for entry in store.entries}.get(str(model_path))
-    if not tasks:
-        raise PageError(store.empty_message() if not store.entries else Text("store.pick"))
-    return store.get(tasks[0], model_path)
+    return store.get(store.check(model_path).tasks[0], model_path)
 
 
 def model_info(store: ModelStore, model_path: str | None) -> dict:

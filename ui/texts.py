@@ -144,6 +144,9 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "note.cut_masks": ("被截掉的部分里有 {count} 个 {mask}，它们不会被预测。",
                        "{count} {mask}(s) were in the part that was cut and are not predicted."),
     "note.control": ("从{what}里去掉了 {count} 个控制字符。", "Removed {count} control character(s) from the {what}."),
+    "note.surrogates": ("从{what}里去掉了 {count} 个孤立的代理码元（比如半个表情符号），它们不是完整的字符。",
+                        "Removed {count} lone surrogate(s) from the {what}: halves of characters (such as half an "
+                        "emoji), not text."),
     "note.window": (
         "输入超过了模型 {window} 个词元的窗口，只读了前 {kept} 个词元（含 [CLS] 和 [SEP]）。",
         "The input is longer than the model's window of {window} tokens; only the first {kept} tokens (with [CLS] "
@@ -309,6 +312,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "No exported model under `{root}`. Train and export one with `{command}`, then start the app again (with "
         "`python -m ui --models-dir DIR` if the export went somewhere else)."),
     "store.cannot_list": ("无法列出 `{root}` 下的模型：{error}", "Cannot list the models under `{root}`: {error}"),
+    "store.none_usable": (
+        "`{root}` 下的 {count} 个模型都无法使用（“模型信息”的模型列表里写着原因）。"
+        "用 `{command}` 训练并导出一个，再重新启动应用。",
+        "None of the {count} models under `{root}` can be used (the model list in Model details says why). Train and "
+        "export one with `{command}`, then start the app again."),
     "store.pick": ("请先选一个模型。", "Pick a model first."),
     "store.cannot_use": ("无法使用 `{path}` 的模型：{error}", "Cannot use the model at `{path}`: {error}"),
 }

@@ -105,8 +105,9 @@ def picker(page: Page, store: ModelStore, task: str | None, label: str, elem_id:
 
     best = store.best(task)
     value = "" if optional else (best.path if best else None)
+    # Custom values pass: ModelStore checks its own allow-list, and Gradio's refusal would list every server path.
     menu = gr.Dropdown(choices=choices(DEFAULT_LANGUAGE), value=value, label=page.text(label), elem_id=elem_id,
-                       interactive=True)
+                       interactive=True, allow_custom_value=True)
     return page.add_custom(menu, lambda lang: {"label": page.text(label, lang), "choices": choices(lang)})
 
 
