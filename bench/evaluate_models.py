@@ -37,15 +37,29 @@ def main() -> None:
                         help="the learning-curve PNG, linked from the report (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the sentences and pairs drawn (default: %(default)s)")
+    parser.add_argument("--fill-mask-corpus", default="peoples-daily-199801",
+                        help="the embedded corpus whose held-out characters fill-mask is tried on (default: "
+                             "%(default)s, as bench/time_to_quality.py scores them)")
+    parser.add_argument("--everyday", default="bench/data/everyday_zh.tsv",
+                        help="everyday sentences with one character marked 【x】 (default: %(default)s)")
+    parser.add_argument("--speed-figure", default="bench/time_to_quality.png",
+                        help="the time-to-quality PNG to show, if it exists (default: %(default)s)")
+    parser.add_argument("--speed-command", default="python bench/time_to_quality.py ...",
+                        help="the command that drew --speed-figure, quoted in the report")
     args = parser.parse_args()
     command = ["python", "bench/evaluate_models.py", "--pretrain-run", args.pretrain_run, "--pretrained-model",
                args.pretrained_model, "--classifier", args.classifier, "--output", args.output, "--figure",
-               args.figure, "--seed", str(args.seed)]
+               args.figure, "--seed", str(args.seed), "--fill-mask-corpus", args.fill_mask_corpus, "--everyday",
+               args.everyday, "--speed-figure", args.speed_figure, "--speed-command", args.speed_command]
     results = evaluate_models(args.pretrain_run, args.pretrained_model, args.classifier, args.output, args.figure,
-                              shlex.join(command), seed=args.seed)
+                              shlex.join(command), seed=args.seed, fill_mask_corpus=args.fill_mask_corpus,
+                              everyday=args.everyday,
+                              speed=(args.speed_figure, args.speed_command) if os.path.exists(args.speed_figure)
+                              else None)
     final = results["pretraining"]["rows"][-1]
     print(f"wrote {args.output} and {args.figure} in {results['seconds']:.0f}s: step {final['step']} held-out MLM "
-          f"accuracy {final['mlm_accuracy']:.4f}, fill-mask top-1 {results['fill_mask']['sample_rates']['top_1']:.4f}, "
+          f"accuracy {final['mlm_accuracy']:.4f}, fill-mask top-1 {results['fill_mask']['sample_rates']['top_1']:.4f} "
+          f"(bigram {results['fill_mask']['bigram_rates']['top_1']:.4f}), "
           f"sentiment accuracy {results['sentiment']['classifier']['accuracy']:.4f}")
 
 

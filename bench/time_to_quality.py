@@ -6,7 +6,8 @@ character-bigram baseline computed here on the same held-out characters.
 For each run (a `train.py pretrain --output-dir`, with checkpoints) and each of its checkpoints: held-out masked-LM
 accuracy over all targets and at the targets whose input shows [MASK], NSP accuracy, and fill-mask top-1 / top-5 on
 1,000 held-out Chinese characters (one hidden in each sentence, as the studio would ask). Every run is scored on the
-same held-out examples (sequence length 64, 15% masked, seed 0), whatever it trained with, so recipes compare.
+same held-out examples of one embedded corpus (People's Daily by default; sequence length 64, 15% masked, seed 0),
+whatever it trained with, so recipes compare; a run that trained on more text never saw these documents.
 Minutes are steps x batch / the run's quiet speed (the 90th percentile of its logged examples/s; evaluations and
 checkpoints excluded), so that other work on the machine does not count against a recipe. Results are cached
 per checkpoint in each run's `quality.json`; the table, the PNG and the minutes each run took to pass the bigram's
@@ -31,7 +32,8 @@ import tensorflow as tf  # noqa: E402
 from kbert import precision  # noqa: E402
 from kbert.evaluation import checkpoint_prefixes  # noqa: E402
 from kbert.text.bigram import CharacterBigram  # noqa: E402
-from kbert.text.corpus import load_corpus  # noqa: E402
+from kbert.text.corpus import DEFAULT_CORPUS, load_corpus  # noqa: E402
+from kbert.text.masked_characters import read_marked_sentences  # noqa: E402
 from kbert.training import pretraining  # noqa: E402
 from kbert.training.checkpoints import restore_model  # noqa: E402
 from kbert.training.files import write_bytes, write_json  # noqa: E402
@@ -43,12 +45,13 @@ from kbert.training.fill_mask_quality import (  # noqa: E402
 )
 from kbert.training.history import METRICS_FILE, read_records  # noqa: E402
 from kbert.training.loop import Evaluator  # noqa: E402
-from kbert.training.run_config import PretrainSettings, read_run_settings, settings_from  # noqa: E402
+from kbert.training.run_config import PretrainSettings, read_run_settings  # noqa: E402
 from kbert.training.tasks import PretrainingTask  # noqa: E402
 
 HELDOUT = {"seq_length": 64, "max_predictions": 10, "masked_lm_prob": 0.15, "whole_word_masking": False, "seed": 0}
-CACHE_FILE = "quality.json"
-CACHE_VERSION = 1
+CACHE_FILE = "quality-{corpus}.json"
+CACHE_VERSION = 2
+EVERYDAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "everyday_zh.tsv")
 
 
 def training_minutes(run_dir: str, batch_size: int) -> tuple[dict[int, float], float]:
@@ -65,9 +68,9 @@ def training_minutes(run_dir: str, batch_size: int) -> tuple[dict[int, float], f
     return {0: 0.0, **{step: step * batch_size / speed / 60 for step, _ in windows}}, speed
 
 
-def evaluate_run(run_dir: str, corpus, examples) -> list[dict]:
+def evaluate_run(run_dir: str, corpus, examples, everyday) -> list[dict]:
     """One row per checkpoint (cached in the run's quality.json): step, minutes and the held-out figures."""
-    cache_path = os.path.join(run_dir, CACHE_FILE)
+    cache_path = os.path.join(run_dir, CACHE_FILE.format(corpus=corpus.name))
     cache = {}
     if os.path.exists(cache_path):
         with open(cache_path, encoding="utf-8") as file:
@@ -88,9 +91,11 @@ def evaluate_run(run_dir: str, corpus, examples) -> list[dict]:
                 restore_model(model, prefix)
                 metrics = evaluate(heldout)
                 rates = hit_rates(examples, model_guesses(model, tokenizer, examples, HELDOUT["seq_length"]))
+                daily = hit_rates(everyday, model_guesses(model, tokenizer, everyday, HELDOUT["seq_length"]))
                 cache[step] = {"step": step, "mlm_accuracy": metrics["mlm_accuracy"],
                                "mlm_mask_accuracy": metrics["mlm_mask_accuracy"],
-                               "nsp_accuracy": metrics["nsp_accuracy"], **rates}
+                               "nsp_accuracy": metrics["nsp_accuracy"], **rates,
+                               **{f"everyday_{key}": value for key, value in daily.items()}}
                 print(f"  {run_dir} step {step}: {cache[step]}", file=sys.stderr)
         finally:
             keras.config.set_dtype_policy(previous)
@@ -143,32 +148,41 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", help="pretraining run directories")
     parser.add_argument("--figure", default="bench/time_to_quality.png", help="the PNG (default: %(default)s)")
     parser.add_argument("--json", help="also write every figure to this JSON file")
+    parser.add_argument("--heldout-corpus", default=DEFAULT_CORPUS,
+                        help="the embedded corpus whose held-out split is scored, whatever the runs trained on "
+                             "(default: %(default)s; 'reviews' for everyday text)")
+    parser.add_argument("--data-dir", default="data", help="where prepared corpora are cached (default: %(default)s)")
     args = parser.parse_args()
-    settings = settings_from(PretrainSettings, read_run_settings(args.runs[0], "pretrain")["settings"])
-    corpus = load_corpus(settings.corpus, settings.data_dir)
+    corpus = load_corpus(args.heldout_corpus, args.data_dir)
     bigram_model = CharacterBigram.fit(corpus.texts("train"))
     examples = heldout_examples(corpus, bigram_model)
+    everyday = [example for _, example in read_marked_sentences(EVERYDAY)]
     bigram = hit_rates(examples, bigram_guesses(bigram_model, examples))
-    results = {os.path.basename(os.path.normpath(run)): evaluate_run(run, corpus, examples) for run in args.runs}
+    bigram_everyday = hit_rates(everyday, bigram_guesses(bigram_model, everyday))
+    results = {os.path.basename(os.path.normpath(run)): evaluate_run(run, corpus, examples, everyday)
+               for run in args.runs}
 
     print(f"{len(examples)} held-out characters; character bigram: top-1 {bigram['top_1']:.4f}, "
-          f"top-5 {bigram['top_5']:.4f}")
+          f"top-5 {bigram['top_5']:.4f}; on the {len(everyday)} everyday sentences (bench/data/everyday_zh.tsv): "
+          f"top-1 {bigram_everyday['top_1']:.4f}, top-5 {bigram_everyday['top_5']:.4f}")
     for name, rows in results.items():
         print(f"{name}: {rows[0]['examples_per_second']:.0f} examples/s")
-    print("| run | step | minutes | MLM acc | MLM acc at [MASK] | NSP acc | top-1 | top-5 |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| run | step | minutes | MLM acc | MLM acc at [MASK] | NSP acc | top-1 | top-5 | everyday top-1 | top-5 |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, rows in results.items():
         for row in rows:
             minutes = "" if row["minutes"] is None else f"{row['minutes']:.1f}"
             print(f"| {name} | {row['step']} | {minutes} | {row['mlm_accuracy']:.4f} | {row['mlm_mask_accuracy']:.4f} "
-                  f"| {row['nsp_accuracy']:.4f} | {row['top_1']:.4f} | {row['top_5']:.4f} |")
+                  f"| {row['nsp_accuracy']:.4f} | {row['top_1']:.4f} | {row['top_5']:.4f} "
+                  f"| {row['everyday_top_1']:.3f} | {row['everyday_top_5']:.3f} |")
     for name, rows in results.items():
         crossings = {key: first_crossing(rows, key, bigram[key]) for key in ("top_1", "top_5")}
         text = ", ".join(f"{key} {'never' if at is None else f'{at:.1f} min'}" for key, at in crossings.items())
         print(f"{name}: passes the bigram's {text}")
     plot(results, bigram, args.figure)
     if args.json:
-        write_json(args.json, {"examples": len(examples), "bigram": bigram, "heldout": HELDOUT, "runs": results})
+        write_json(args.json, {"examples": len(examples), "bigram": bigram, "bigram_everyday": bigram_everyday,
+                               "heldout": HELDOUT, "runs": results})
     print(f"wrote {args.figure}")
 
 

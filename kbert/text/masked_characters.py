@@ -4,6 +4,7 @@ on which a masked LM and the character-bigram baseline are compared (kbert.train
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import re
 from collections.abc import Collection, Sequence
@@ -57,3 +58,21 @@ def masked_characters(documents: Sequence[Document], vocab: Collection[str], cou
             if depth < len(positions) and len(chosen) < count:
                 chosen.append(MaskedCharacter(text, positions[depth], index))
     return chosen
+
+
+def read_marked_sentences(path: str | os.PathLike) -> list[tuple[str, MaskedCharacter]]:
+    """(topic, example) from a file of `topic<TAB>sentence` lines whose character to fill in is written 【x】;
+    blank lines and `#` comments are skipped. An error names the file and line."""
+    examples = []
+    with open(path, encoding="utf-8") as file:
+        for number, line in enumerate(file, start=1):
+            line = line.rstrip("\n")
+            if not line.strip() or line.startswith("#"):
+                continue
+            topic, _, sentence = line.partition("\t")
+            marked = re.fullmatch(r"(.*)【(.)】(.*)", sentence)
+            if not marked or "【" in marked[1] + marked[3]:
+                raise ValueError(f"{path}:{number}: expected 'topic<TAB>sentence' with one character written "
+                                 f"【x】, got {line!r}")
+            examples.append((topic, MaskedCharacter(marked[1] + marked[2] + marked[3], len(marked[1]), number)))
+    return examples
