@@ -8,7 +8,8 @@
     python train.py export RUN_DIR         export a run's newest checkpoint for the app (saved_models/)
 
 Every option can also come from a JSON or YAML file (--config-file); options given on the command line win.
-A run started again with the same command resumes from its newest checkpoint.
+A run started again with the same command resumes from its newest intact checkpoint; until its first checkpoint it
+may start over with other settings. One run at a time writes to an output directory.
 """
 
 from __future__ import annotations
