@@ -96,8 +96,8 @@ def model_view(tokens: Sequence[str], attentions: np.ndarray, picked: tuple[int,
     return alt.hconcat(grid, alt.layer(big, caption).properties(width=side, height=side)).properties(usermeta=_EMBED)
 
 
-def embedding_view(tokens: Sequence[str], parts: dict[str, np.ndarray], segments: Sequence[int],
-                   words: dict[str, str], dimensions: int = 64) -> alt.VConcatChart:
+def embedding_view(tokens: Sequence[str], parts: dict[str, np.ndarray], words: dict[str, str],
+                   dimensions: int = 64) -> alt.VConcatChart:
     """The embedding sum, token by token: heatmaps (column: token, row: one of the first `dimensions` dimensions) of
     the token, segment and position embeddings and their sum on one colour scale, then the sum after LayerNorm on
     its own; below, each part's length per token. `parts`: the arrays `[n, hidden_size]` of

@@ -95,15 +95,15 @@ def guarded(blank: tuple) -> Callable:
 
 
 def picker(page: Page, store: ModelStore, task: str | None, label: str, elem_id: str,
-           optional: bool = False) -> gr.Dropdown:
-    """A model dropdown offering the models that answer `task` (all when None), the best preselected (none, when
-    `optional`); `label` is a text key."""
+           optional: bool = False, preselect: str | None = None) -> gr.Dropdown:
+    """A model dropdown offering the models that answer `task` (all when None), the best preselected (the best for
+    the task `preselect` when given; none, when `optional`); `label` is a text key."""
 
     def choices(lang: str) -> list[tuple[str, str]]:
         found = [(entry.label, entry.path) for entry in store.models(task)]
         return [(t("common.none", lang), "")] + found if optional else found
 
-    best = store.best(task)
+    best = (store.best(preselect) if preselect else None) or store.best(task)
     value = "" if optional else (best.path if best else None)
     # Custom values pass: ModelStore checks its own allow-list, and Gradio's refusal would list every server path.
     menu = gr.Dropdown(choices=choices(DEFAULT_LANGUAGE), value=value, label=page.text(label), elem_id=elem_id,

@@ -19,7 +19,7 @@ HIDDEN = ("[CLS]", "[SEP]")
 
 
 def build(page: Page, store: ModelStore, lang: gr.Radio) -> None:
-    model = picker(page, store, None, "common.model", "att-model")
+    model = picker(page, store, None, "common.model", "att-model", preselect="fill-mask")
     first = page.add(gr.Textbox(label=page.text("common.first"), info=page.text("common.enter"), lines=1,
                                 max_lines=4, elem_id="att-first"), label="common.first", info="common.enter")
     second = page.add(gr.Textbox(label=page.text("common.second_optional"), lines=1, max_lines=4,

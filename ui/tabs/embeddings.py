@@ -17,7 +17,7 @@ PARTS = ("token_embeddings", "segment_embeddings", "position_embeddings", "embed
 
 
 def build(page: Page, store: ModelStore, lang: gr.Radio) -> None:
-    model = picker(page, store, None, "common.model", "emb-model")
+    model = picker(page, store, None, "common.model", "emb-model", preselect="fill-mask")
     first = page.add(gr.Textbox(label=page.text("common.first"), info=page.text("common.enter"), lines=1,
                                 max_lines=4, elem_id="emb-first"), label="common.first", info="common.enter")
     second = page.add(gr.Textbox(label=page.text("common.second_optional"), lines=1, max_lines=4,
@@ -46,7 +46,7 @@ def build(page: Page, store: ModelStore, lang: gr.Radio) -> None:
         kind = t("emb.sinusoidal" if result.position_type == "sinusoidal" else "emb.learned", lang)
         return (render.tokens_html(result.tokens, page.values["mask"], result.segments),
                 t("emb.shown", lang, shown=min(DIMENSIONS, hidden), hidden=hidden, kind=kind),
-                views.embedding_view(result.tokens, result.parts, result.segments, words, DIMENSIONS))
+                views.embedding_view(result.tokens, result.parts, words, DIMENSIONS))
 
     inputs, outputs = [model, first, second, lang], [tokens, shown, chart, seen, status]
     run.click(show, inputs, outputs, api_visibility="private", **MODEL_QUEUE)
