@@ -223,7 +223,7 @@ def test_attention_head_view_follows_the_pointer_and_the_model_view_opens_a_map(
     assert page.locator(f"{head_view} .mark-text text").nth(0).get_attribute("fill") == SEGMENT_COLORS[0]
     assert page.evaluate(VISIBLE_LINES, head_view) == n * n
     expect(page.locator(head_view)).to_contain_text("第 2 层 · 各头平均")
-    page.locator(f"{head_view} .mark-text text").nth(3).hover()  # 京, on the left: only its lines stay
+    page.locator(f"{head_view} .mark-text text").nth(3).hover()  # 是, on the left: only its lines stay
     page.wait_for_function(f"() => ({VISIBLE_LINES})('{head_view}') === {n}")
     page.screenshot(path=shots / "attention-head-view-hover.png", full_page=True)
     page.mouse.move(0, 0)
