@@ -56,26 +56,28 @@ def _split_call(function, tensors):
     for the whole tensor. One call when a row's size is unknown or odd (the hash decides elements in pairs, so the
     offset must be even).
     """
+    start = tf.zeros([], tf.int32)  # offsets are tensors, so that a new shape is not a new trace of the kernel
     row_size = tensors[0].shape[1:].num_elements()
     if row_size is None or row_size % 2:
-        return [function(*tensors, 0)]
+        return [function(*tensors, start)]
     rows = tf.shape(tensors[0])[0]
     sizes = [rows // 2, rows - rows // 2]
     parts = [(None, None) if t is None else tf.split(t, sizes, axis=0) for t in tensors]
-    return [function(*(part[0] for part in parts), 0), function(*(part[1] for part in parts), sizes[0] * row_size)]
+    return [function(*(part[0] for part in parts), start),
+            function(*(part[1] for part in parts), sizes[0] * row_size)]
 
 
 def _concat(halves):
     return halves[0] if len(halves) == 1 else tf.concat(halves, axis=0)
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, reduce_retracing=True)
 def _gelu_forward(x, bias):
     h = tf.cast(x, tf.float32) + tf.cast(bias, tf.float32)
     return tf.cast(0.5 * h * (1.0 + tf.math.erf(h * _INV_SQRT_2)), x.dtype)
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, reduce_retracing=True)
 def _gelu_backward(x, bias, dy):
     h = tf.cast(x, tf.float32) + tf.cast(bias, tf.float32)
     slope = 0.5 * (1.0 + tf.math.erf(h * _INV_SQRT_2)) + h * _INV_SQRT_2PI * tf.exp(-0.5 * h * h)
@@ -88,13 +90,13 @@ def _gelu_approximate_parts(x, bias):
     return h, tf.sigmoid(2.0 * _SQRT_2_OVER_PI * (h + 0.044715 * h * h * h))
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, reduce_retracing=True)
 def _gelu_approximate_forward(x, bias):
     h, s = _gelu_approximate_parts(x, bias)
     return tf.cast(h * s, x.dtype)
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, reduce_retracing=True)
 def _gelu_approximate_backward(x, bias, dy):
     h, s = _gelu_approximate_parts(x, bias)
     slope = s + h * s * (1.0 - s) * 2.0 * _SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * h * h)
@@ -112,6 +114,7 @@ def residual_layer_norm(x, residual, gamma, beta, epsilon, dropout_rate: float =
     and took more passes.
     """
     mask = _dropout_arguments(dropout_rate, seed)
+    epsilon = tf.constant(epsilon, tf.float32)
 
     def forward():
         return _concat(_split_call(lambda x, residual, offset: _layer_norm_forward(
@@ -147,13 +150,13 @@ def _normalised(x, residual, epsilon, seed, threshold, scale, offset):
     return centred * inverse_std, inverse_std
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, reduce_retracing=True)
 def _layer_norm_forward(x, residual, gamma, beta, epsilon, seed, threshold, scale, offset):
     normalised, _ = _normalised(x, residual, epsilon, seed, threshold, scale, offset)
     return tf.cast(normalised * gamma + beta, x.dtype)
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, reduce_retracing=True)
 def _layer_norm_backward(x, residual, gamma, epsilon, dy, seed, threshold, scale, offset):
     normalised, inverse_std = _normalised(x, residual, epsilon, seed, threshold, scale, offset)
     dy = tf.cast(dy, tf.float32)
@@ -173,6 +176,7 @@ def attention_weights(scores, key_bias, scale: float, dropout_rate: float = 0.0,
     `dropout(..., dropout_rate, seed)` draws.
     """
     mask = _dropout_arguments(dropout_rate, seed)
+    scale = tf.constant(scale, tf.float32)
 
     @tf.custom_gradient
     def apply(scores):
@@ -191,13 +195,13 @@ def _softmax(scores, key_bias, scale):
     return exp / tf.reduce_sum(exp, axis=-1, keepdims=True)
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, reduce_retracing=True)
 def _attention_weights_forward(scores, key_bias, scale, seed, threshold, dropout_scale, offset):
     p = _masked(_softmax(scores, key_bias, scale), seed, threshold, dropout_scale, offset)
     return tf.cast(p, scores.dtype)
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, reduce_retracing=True)
 def _attention_weights_backward(scores, key_bias, scale, dy, seed, threshold, dropout_scale, offset):
     p = _softmax(scores, key_bias, scale)
     g = _masked(tf.cast(dy, tf.float32), seed, threshold, dropout_scale, offset)
@@ -208,9 +212,9 @@ def _dropout_arguments(rate: float, seed) -> tuple:
     """`(seed, threshold, scale)`, what the kernels take for a dropout at `rate`: the 16-bit drop threshold and the
     inverted-dropout scale; threshold 0 (nothing dropped) without a rate or a seed."""
     if not rate or seed is None:
-        return None, 0, 1.0
-    threshold = round(rate * 65536)
-    return seed, threshold, 65536.0 / (65536 - threshold)
+        return None, 0, tf.constant(1.0)
+    threshold = round(rate * 65536)  # stays a Python number: threshold 0 (no mask) traces no mask code
+    return seed, threshold, tf.constant(65536.0 / (65536 - threshold))
 
 
 def dropout(x, rate: float, seed):
@@ -249,7 +253,7 @@ def hash_bits(counter, seed):
     return fmix32(counter * tf.constant(_GOLDEN, tf.uint32) + start)
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, reduce_retracing=True)
 def _hash_masked(x, seed, threshold, scale):
     """`_masked` as its own XLA kernel."""
     return _masked(x, seed, threshold, scale)
@@ -272,7 +276,7 @@ def _keep(shape, seed, threshold, offset=0):
     return tf.reshape(halves >= tf.cast(threshold, tf.uint16), shape)
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, reduce_retracing=True)
 def sparse_softmax_cross_entropy(logits, labels):
     """Per-row cross-entropy `logsumexp(logits) - logits[label]` in float32, fused with its gradient by XLA.
 
