@@ -11,14 +11,22 @@ from kbert.training.run_config import PretrainSettings, settings_from
 
 
 def test_dropout_and_layer_norm_position_settings_shape_the_preset_model():
-    settings = settings_from(PretrainSettings, {"preset": "mini", "seq_length": 64, "dropout": 0.0,
+    settings = settings_from(PretrainSettings, {"preset": "mini", "seq_length": 96, "dropout": 0.05,
                                                 "layer_norm_position": "pre"})
     config = _model_config(settings, vocab_size=500)
-    assert (config.hidden_size, config.num_hidden_layers, config.max_position_embeddings) == (256, 4, 64)
-    assert config.hidden_dropout_prob == config.attention_probs_dropout_prob == 0.0
+    assert (config.hidden_size, config.num_hidden_layers, config.max_position_embeddings) == (256, 4, 96)
+    assert config.hidden_dropout_prob == config.attention_probs_dropout_prob == 0.05
     assert config.layer_norm_position == "pre"
-    bert = _model_config(settings_from(PretrainSettings, {"preset": "mini"}), vocab_size=500)
-    assert (bert.hidden_dropout_prob, bert.layer_norm_position) == (0.1, "post")
+    default = _model_config(settings_from(PretrainSettings, {"preset": "mini"}), vocab_size=500)
+    assert (default.hidden_dropout_prob, default.attention_probs_dropout_prob) == (0.0, 0.0)
+    assert (default.layer_norm_position, default.max_position_embeddings) == ("post", 64)
+
+
+def test_the_default_recipe_is_the_one_that_left_the_plateau():
+    # bench/README.md "Time to quality": batch 128 of 64 tokens, 10 predictions, 2e-3 after 500 warm-up steps.
+    settings = settings_from(PretrainSettings, {})
+    assert (settings.batch_size, settings.seq_length, settings.max_predictions) == (128, 64, 10)
+    assert (settings.learning_rate, settings.warmup_steps, settings.masked_lm_prob) == (2e-3, 500, 0.15)
 
 
 def test_recipe_settings_win_over_a_config_file_and_leave_the_rest(tmp_path):
@@ -27,6 +35,8 @@ def test_recipe_settings_win_over_a_config_file_and_leave_the_rest(tmp_path):
                                           intermediate_size=128).to_dict()))
     config = _model_config(settings_from(PretrainSettings, {"bert_config": str(path), "dropout": 0.05}), 500)
     assert (config.hidden_size, config.hidden_dropout_prob, config.layer_norm_position) == (64, 0.05, "post")
+    kept = _model_config(settings_from(PretrainSettings, {"bert_config": str(path)}), 500)
+    assert kept.hidden_dropout_prob == kept.attention_probs_dropout_prob == 0.1  # the file's own dropout
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [("dropout", 1.0, r"dropout = 1.0; it must lie in \[0, 1\)"),

@@ -25,7 +25,7 @@ def test_flags_win_over_the_settings_file_which_wins_over_defaults(tmp_path):
     path.write_text(yaml.safe_dump({"steps": 5, "learning_rate": 0.1, "whole_word_masking": True}))
     settings = _parse("pretrain", "corpus.txt", "--config-file", str(path), "--steps", "7", "--config", "b.json")
     assert (settings.steps, settings.learning_rate, settings.whole_word_masking) == (7, 0.1, True)
-    assert (settings.corpus, settings.bert_config, settings.seq_length) == ("corpus.txt", "b.json", 128)
+    assert (settings.corpus, settings.bert_config, settings.seq_length) == ("corpus.txt", "b.json", 64)
 
 
 def test_main_job_file_sections_reach_each_job(tmp_path):
@@ -35,6 +35,7 @@ def test_main_job_file_sections_reach_each_job(tmp_path):
     assert (job.pretrain.preset, job.finetune.epochs, job.finetune.learning_rate) == ("mini", 3.0, 1e-3)
     assert job.finetune.init_checkpoint == job.pretrain.output_dir == str(tmp_path / "run" / "pretrain")
     assert job.pretrain.strategy == job.finetune.strategy == "default"
+    assert job.finetune.seq_length == job.pretrain.seq_length == 64  # the positions the pretraining learned
     assert _parse("finetune", "--config-file", str(path)).epochs == 3.0
 
 
@@ -51,7 +52,7 @@ def settings_file(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["pretrain", "--batch-size", "0"], "error: settings: batch_size = 0; it must be a positive integer"),
     (["pretrain", "--optimizer", "sgd"], "error: settings: optimizer = 'sgd'; choose adamw, lamb"),
-    (["pretrain", "--accumulation-steps", "3"], "batch_size = 32; it must be a multiple of accumulation_steps (3)"),
+    (["pretrain", "--accumulation-steps", "3"], "batch_size = 128; it must be a multiple of accumulation_steps (3)"),
     (["finetune", "--init-checkpoint", "/nowhere/run"], "error: No checkpoint at /nowhere/run"),
     (["evaluate", "/nowhere/run"], "error: /nowhere/run has no settings.json"),
     (["--config-file", "/nowhere/x.yaml"], "error: settings file /nowhere/x.yaml not found"),

@@ -52,7 +52,7 @@ def main_job_settings(output_dir: str = DEFAULT_OUTPUT_DIR, sections: Mapping[st
                                                    **pretrain_values, **overrides}, "pretrain settings")
     finetuning = settings_from(FinetuneSettings, {
         "output_dir": os.path.join(output_dir, "finetune"), "init_checkpoint": pretraining.output_dir,
-        **FINETUNE_DEFAULTS, **finetune_values, **overrides}, "finetune settings")
+        "seq_length": pretraining.seq_length, **FINETUNE_DEFAULTS, **finetune_values, **overrides}, "finetune settings")
     return MainJob(output_dir, pretraining, finetuning, models_dir)
 
 

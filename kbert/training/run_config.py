@@ -66,19 +66,22 @@ class PretrainSettings(TrainingSettings):
     bert_config: str | None = _field(None, "a bert_config.json, instead of the preset")
     vocab: str | None = _field(None, "a vocab.txt, instead of training one on the corpus")
     vocab_size: int = _field(8000, "size of the vocabulary trained on the corpus")
+    seq_length: int = _field(64, "tokens per example, [CLS] and [SEP] included (short: more examples per minute)")
+    batch_size: int = _field(128, "examples per optimiser step, over all replicas and accumulation steps")
     dropout: float | None = _field(None, "dropout in the encoder (hidden layers and attention) while pretraining "
-                                         "(default: BERT's 0.1, or the --config's)")
+                                         "(default: none for a preset, the --config's otherwise)")
     layer_norm_position: str | None = _field(None, "post (BERT's LayerNorm after each residual sum) or pre (before "
                                                    "each block) (default: post, or the --config's)")
     lowercase: bool = _field(True, "lower-case and strip accents before tokenizing")
     fold_full_width: bool = _field(True, "read full-width letters, digits and punctuation (０-９, Ａ-Ｚ, ，？！) as "
                                          "ASCII, so text typed either way reaches the same tokens")
-    max_predictions: int = _field(20, "masked-LM predictions per example at most")
+    max_predictions: int = _field(10, "masked-LM predictions per example at most")
     masked_lm_prob: float = _field(0.15, "share of tokens masked")
     whole_word_masking: bool = _field(False, "mask whole words, not word pieces")
     dupe_factor: int = _field(5, "different sentence pairings of the corpus, cycled over epochs")
     steps: int | None = _field(6000, "optimiser steps (wins over epochs when both are given)")
-    learning_rate: float = _field(1e-3, "peak learning rate")
+    learning_rate: float = _field(2e-3, "peak learning rate")
+    warmup_steps: int | None = _field(500, "steps of linear warm-up (at most the run's steps)")
     checkpoint_every: int = _field(500, "steps between checkpoints (one is always written at the end)")
     eval_every: int | None = _field(500, "steps between held-out evaluations (one is always run at the end)")
 
