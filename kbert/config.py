@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from typing import Any
+
+from kbert.io import read_json, write_text
 
 ACTIVATIONS = ("gelu", "gelu_approximate")
 POSITION_EMBEDDING_TYPES = ("learned", "sinusoidal")
@@ -115,13 +116,9 @@ class BertConfig:
     def from_json_file(cls, path: str | os.PathLike) -> BertConfig:
         """Loads a `bert_config.json` (Google) or `config.json` (Hugging Face)."""
         try:
-            with open(path, encoding="utf-8") as file:
-                values = json.load(file)
+            values = read_json(path)
         except FileNotFoundError:
             raise FileNotFoundError(f"No BERT config at {path}") from None
-        except json.JSONDecodeError as error:
-            raise ValueError(
-                f"{path}: not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}") from None
         if not isinstance(values, dict):
             raise ValueError(f"{path}: expected a JSON object of config fields")
         return cls.from_dict(values, source=str(path))
@@ -131,13 +128,4 @@ class BertConfig:
 
     def to_json_file(self, path: str | os.PathLike) -> None:
         """Writes `bert_config.json` atomically (a crash never leaves half a file)."""
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".bert_config.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                json.dump(self.to_dict(), file, indent=2, sort_keys=True)
-                file.write("\n")
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_text(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")

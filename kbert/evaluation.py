@@ -27,6 +27,7 @@ import keras
 import tensorflow as tf
 
 from kbert import precision
+from kbert.io import write_bytes, write_text
 from kbert.pipeline import ClassifyPipeline, FillMaskPipeline, NextSentencePipeline, pipeline
 from kbert.text.bigram import CharacterBigram
 from kbert.text.corpus import Corpus, Document, load_corpus
@@ -35,7 +36,6 @@ from kbert.text.sentiment import SentimentData, load_sentiment
 from kbert.training import fill_mask_quality as quality
 from kbert.training import pretraining
 from kbert.training.checkpoints import restore_model
-from kbert.training.files import write_bytes, write_text
 from kbert.training.fill_mask_quality import heldout_examples
 from kbert.training.history import METRICS_FILE, read_records
 from kbert.training.loop import Evaluator

@@ -34,14 +34,6 @@ def version_dirs(parent: Path) -> dict[int, Path]:
     return {int(child.name): child for child in parent.iterdir() if child.name.isdecimal() and child.is_dir()}
 
 
-def read_json(path: Path) -> Any:
-    """A JSON file's content; errors name the file, the line and the column."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}") from None
-
-
 def render_card(metadata: dict[str, Any], config: dict[str, Any]) -> str:
     """The README.md of an export: what the model is, how it was made (the `model_card` dict), its signatures."""
     card = metadata["model_card"]

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the tokenizer ops the SavedModels' graphs use)
 
+from kbert.io import read_json
 from kbert.model_card import (
     CARD_FILE,
     CONFIG_FILE,
@@ -29,7 +30,6 @@ from kbert.model_card import (
     METADATA_FILE,
     SAVED_MODEL_FILE,
     VOCAB_FILE,
-    read_json,
     version_dirs,
 )
 

@@ -8,7 +8,8 @@ import pytest
 from gradio_client import Client
 
 from kbert import pipeline
-from kbert.model_card import METADATA_FILE, read_json
+from kbert.io import read_json
+from kbert.model_card import METADATA_FILE
 from kbert.pipeline import list_models
 from kbert.training.main_job import EXPORT_NAMES
 from tests.ui_support import ROOT, running_app

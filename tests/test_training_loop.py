@@ -104,18 +104,3 @@ def test_classification_evaluation_counts_every_example_once():
     assert metrics["accuracy"] == pytest.approx(0.6)
     expected = -np.log(np.exp([0.0, 0.5]) / np.exp([0.0, 0.5]).sum())[labels].mean()
     assert metrics["loss"] == pytest.approx(expected, rel=1e-5)
-
-
-def test_run_files_are_written_whole_and_readable_by_all(tmp_path):
-    """The atomic writer leaves no temporary file and gives the mode a plain write would (not the temporary
-    file's owner-only 0600), so a model server under another user can read what a run wrote."""
-    import stat
-
-    from kbert.training.files import write_bytes, write_text
-
-    write_text(tmp_path / "settings.json", "{}\n")
-    write_bytes(tmp_path / "curve.png", b"\x89PNG")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["curve.png", "settings.json"]
-    for name in ("settings.json", "curve.png"):
-        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name
-    assert (tmp_path / "settings.json").read_text() == "{}\n"

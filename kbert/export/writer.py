@@ -15,6 +15,7 @@ import tensorflow as tf
 from kbert import precision
 from kbert.export.signatures import IG_STEPS, LENGTH_BUCKET, MAX_MASKS, ClassifierServing, PretrainerServing
 from kbert.export.staging import staging_dir
+from kbert.io import write_json, write_text
 from kbert.model_card import (
     CARD_FILE,
     CONFIG_FILE,
@@ -74,9 +75,9 @@ def export_model(model: BertPretrainer | BertClassifier, tokenizer: BertTokenize
         config.to_json_file(staging / CONFIG_FILE)
         save_vocabulary(tokenizer.vocab, staging / VOCAB_FILE)
         if label_names:
-            _write_json(staging / LABELS_FILE, list(label_names))
-        _write_json(staging / METADATA_FILE, metadata)
-        (staging / CARD_FILE).write_text(render_card(metadata, config.to_dict()), encoding="utf-8")
+            write_json(staging / LABELS_FILE, list(label_names))
+        write_json(staging / METADATA_FILE, metadata)
+        write_text(staging / CARD_FILE, render_card(metadata, config.to_dict()))
         _make_readable(staging)
         return _publish(staging, parent)
 
@@ -147,8 +148,8 @@ def _describe(signatures: dict[str, tf.types.experimental.ConcreteFunction]) -> 
 
 
 def _make_readable(directory: Path) -> None:
-    """The usual modes (mkdtemp and the atomic file writers create owner-only entries), so a model server running as
-    another user can read the export."""
+    """The usual modes (mkdtemp creates an owner-only folder), so a model server running as another user can read the
+    export."""
     for path in [directory, *directory.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
 
@@ -163,7 +164,3 @@ def _publish(staging: Path, parent: Path) -> Path:
         except OSError:
             if not target.exists():
                 raise  # not a race with another export: a real failure
-
-
-def _write_json(path: Path, value: Any) -> None:
-    path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

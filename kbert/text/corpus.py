@@ -22,10 +22,10 @@ import json
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from kbert.io import write_bytes
 from kbert.text.normalization import CJK_CHARS
 
 Sentence = list[str]  # words; "".join(words) is the sentence text, a non-CJK word keeps its leading space
@@ -100,7 +100,7 @@ def load_corpus(source: str | os.PathLike | None = None, data_dir: str | os.Path
     _write_jsonl(directory / "train.jsonl.gz", corpus.train)
     _write_jsonl(directory / "heldout.jsonl.gz", corpus.heldout)
     manifest = {"format": _FORMAT, "sources": fingerprint, "stats": corpus.stats()}
-    _write_atomically(manifest_path, json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
+    write_bytes(manifest_path, json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
     return corpus
 
 
@@ -301,16 +301,10 @@ def _stats(documents: list[Document]) -> dict[str, int]:
 def _write_jsonl(path: Path, documents: Iterable[Document]) -> None:
     """One document a line: a JSON list of sentences, each a list of words."""
     lines = "".join(json.dumps(document, ensure_ascii=False) + "\n" for document in documents)
-    _write_atomically(path, gzip.compress(lines.encode("utf-8"), mtime=0))
+    write_bytes(path, gzip.compress(lines.encode("utf-8"), mtime=0))
 
 
 def _read_jsonl(path: Path) -> list[Document]:
     with gzip.open(path, "rt", encoding="utf-8") as file:
         return [json.loads(line) for line in file]
 
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False) as file:
-        file.write(data)
-    os.chmod(file.name, 0o644)
-    os.replace(file.name, path)

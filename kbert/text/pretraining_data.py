@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from kbert.io import write_text
 from kbert.text.corpus import Document
 from kbert.text.masking import mask_tokens
 from kbert.text.normalization import CJK_CHARS
@@ -368,8 +369,7 @@ def write_pretraining_tfrecords(
     for stale in set(output_dir.glob("pretraining-*-of-*.tfrecord")) - set(paths):  # from a run with other shards
         stale.unlink()
     metadata = {"examples": count, **dataclasses.asdict(options), "dupe_factor": dupe_factor, "seed": seed}
-    (output_dir / f"{_METADATA}.tmp").write_text(json.dumps(metadata, indent=1), encoding="utf-8")
-    os.replace(output_dir / f"{_METADATA}.tmp", output_dir / _METADATA)
+    write_text(output_dir / _METADATA, json.dumps(metadata, indent=1))
     return paths
 
 

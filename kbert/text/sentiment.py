@@ -11,8 +11,9 @@ import dataclasses
 import hashlib
 import io
 import os
-import tempfile
 from pathlib import Path
+
+from kbert.io import write_text
 
 LABEL_NAMES = ("negative", "positive")  # label i is LABEL_NAMES[i]
 TEST_PERCENT = 10
@@ -64,10 +65,7 @@ def write_sentiment_csv(data: SentimentData, output_dir: str | os.PathLike) -> d
         writer.writerow(["text", "label"])
         writer.writerows((text, data.label_names[label]) for text, label in zip(texts, labels, strict=True))
         paths[split] = output_dir / f"{split}.csv"
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=output_dir, suffix=".tmp", delete=False) as file:
-            file.write(buffer.getvalue())
-        os.chmod(file.name, 0o644)
-        os.replace(file.name, paths[split])
+        write_text(paths[split], buffer.getvalue())
     return paths
 
 

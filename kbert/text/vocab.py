@@ -4,7 +4,6 @@ import collections
 import itertools
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import tensorflow as tf
 import tensorflow_text as tft
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
 
+from kbert.io import write_text
 from kbert.text.normalization import CJK_CHARS, normalize
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -93,11 +93,4 @@ def save_vocabulary(vocab: Sequence[str], path: str | os.PathLike) -> None:
     for index, token in enumerate(vocab):
         if token.splitlines() != [token]:
             raise ValueError(f"token {index} ({token!r}) cannot be saved: a token must be one non-empty line.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp") as file:
-        try:
-            file.write("".join(token + "\n" for token in vocab))
-        except BaseException:
-            os.unlink(file.name)
-            raise
-    os.replace(file.name, path)
+    write_text(path, "".join(token + "\n" for token in vocab))

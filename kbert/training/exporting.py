@@ -8,8 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from kbert.io import read_json
 from kbert.training import finetuning, pretraining
-from kbert.training.files import read_json
 from kbert.training.history import METRICS_FILE, read_records
 from kbert.training.progress import format_duration
 from kbert.training.run_config import load_saved_settings

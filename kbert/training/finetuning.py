@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from kbert import precision
 from kbert.config import BertConfig
+from kbert.io import read_json, write_json
 from kbert.model_card import CONFIG_FILE, LABELS_FILE, VOCAB_FILE
 from kbert.models import BertBackbone, BertClassifier
 from kbert.text.labeled_data import (
@@ -26,7 +27,6 @@ from kbert.text.sentiment import load_sentiment
 from kbert.text.tokenizer import BertTokenizer
 from kbert.text.vocab import load_vocabulary, save_vocabulary
 from kbert.training.checkpoints import holds_checkpoints, load_backbone_weights, resolve_checkpoint, restore_model
-from kbert.training.files import read_json, write_json
 from kbert.training.loop import Evaluator
 from kbert.training.memory import check_fits_in_memory
 from kbert.training.run_config import (

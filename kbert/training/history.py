@@ -12,7 +12,7 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 from tensorflow.core.util import event_pb2
 
-from kbert.training.files import write_bytes, write_text
+from kbert.io import replacing, write_bytes, write_text
 
 METRICS_FILE = "metrics.jsonl"
 # What TensorBoard's scalar plugin writes with each value; `tf.summary.scalar` itself needs the tensorboard package.
@@ -89,11 +89,9 @@ def trim_events(path: str, last_step: int) -> None:
     if not any(has_summary for _, has_summary in kept):
         os.remove(path)
         return
-    temporary = os.path.join(os.path.dirname(path), ".trimming")  # not named like an event file until renamed
-    with tf.io.TFRecordWriter(temporary) as writer:
+    with replacing(path) as temporary, tf.io.TFRecordWriter(str(temporary)) as writer:
         for record, _ in kept:
             writer.write(record)
-    os.replace(temporary, path)
 
 
 def read_records(path: str) -> list[dict]:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 
 from kbert.config import BertConfig
+from kbert.io import read_json
 from kbert.model_card import CONFIG_FILE, LABELS_FILE, VOCAB_FILE
 from kbert.text.vocab import load_vocabulary
-from kbert.training.files import read_json
 
 
 def read_model_files(run_dir: str) -> tuple[BertConfig, list[str]]:

@@ -9,7 +9,7 @@ import keras
 import tensorflow as tf
 
 from kbert import precision
-from kbert.training.files import write_json
+from kbert.io import write_json
 from kbert.training.loop import DatasetFn, Evaluator, LoopOptions, train
 from kbert.training.machine import command_line, describe_hardware
 from kbert.training.optimization import WarmupLinearDecay, make_optimizer
