@@ -73,9 +73,7 @@ def pretraining_curve(run_dir: str, corpus: Corpus | None = None) -> dict[str, A
     checkpoints; with the reference accuracies and the size of the held-out set (`corpus`: the run's, by default)."""
     checkpoints = checkpoint_prefixes(run_dir)
     policy = read_run_settings(run_dir, "pretrain")["resolved"]["precision"]
-    previous = keras.config.dtype_policy()
-    precision.set_policy(policy)  # the run's, as `pretraining.evaluate_run` does
-    try:
+    with precision.policy(policy):  # the run's, as `pretraining.evaluate_run` does
         model, tokenizer, settings, _ = pretraining.restore_run(run_dir)
         corpus = corpus or load_corpus(settings.corpus, settings.data_dir)
         heldout = pretraining.heldout_dataset(corpus, tokenizer, settings)
@@ -89,8 +87,6 @@ def pretraining_curve(run_dir: str, corpus: Corpus | None = None) -> dict[str, A
         for step, prefix in checkpoints:
             restore_model(model, prefix)
             rows.append(_curve_row(step, prefix, evaluate(heldout)))
-    finally:
-        keras.config.set_dtype_policy(previous)
     return {"run_dir": run_dir, "precision": policy, "rows": rows,
             "references": pretraining.reference_accuracies(heldout), **_heldout_size(heldout)}
 

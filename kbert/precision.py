@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import keras
 import tensorflow as tf
 
@@ -17,6 +20,24 @@ def set_policy(name: str) -> None:
 
 def current_policy() -> str:
     return keras.config.dtype_policy().name
+
+
+@contextlib.contextmanager
+def policy(name: str) -> Iterator[None]:
+    """Keras' dtype policy `name` for the block (build models inside it), then the policy before it again, even when
+    the block raises.
+
+    >>> with policy("mixed_bfloat16"):
+    ...     layer = keras.layers.Dense(4)  # computes in bfloat16
+    >>> current_policy()                    # the caller's again
+    'float32'
+    """
+    previous = keras.config.dtype_policy()
+    set_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def default_jit_compile() -> bool:

@@ -208,6 +208,20 @@ def test_unknown_precision_is_refused():
         precision.set_policy("bf16")
 
 
+def test_a_precision_block_restores_the_callers_policy_even_after_an_error():
+    precision.set_policy("mixed_float16")
+    with precision.policy("mixed_bfloat16"):
+        assert precision.current_policy() == "mixed_bfloat16"
+    assert precision.current_policy() == "mixed_float16"
+    with pytest.raises(RuntimeError, match="inside"), precision.policy("float32"):
+        assert precision.current_policy() == "float32"
+        raise RuntimeError("inside the block")
+    assert precision.current_policy() == "mixed_float16"
+    with pytest.raises(ValueError, match="bf16"), precision.policy("bf16"):
+        pass
+    assert precision.current_policy() == "mixed_float16"
+
+
 @pytest.mark.parametrize("layer_norm_position", ["post", "pre"])
 def test_pretrainer_last_layer_shortcut_equals_the_full_backbone(layer_norm_position):
     """The pretrainer runs its last layer only at [CLS] and the masked rows; the numbers must not change."""

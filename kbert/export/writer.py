@@ -121,16 +121,12 @@ def _check_arguments(model: keras.Model, tokenizer: BertTokenizer, name: str, la
 def _float32_copy(model: BertPretrainer | BertClassifier) -> BertPretrainer | BertClassifier:
     """The same model rebuilt under the float32 policy with `model`'s weights (variables are float32 under every
     policy, so the copy is exact); the caller's policy is restored."""
-    previous = keras.config.dtype_policy()
-    precision.set_policy("float32")
-    try:
+    with precision.policy("float32"):
         backbone = BertBackbone(model.backbone.config)
         if isinstance(model, BertPretrainer):
             copy = BertPretrainer(backbone, name=model.name)
         else:
             copy = BertClassifier(backbone, model.num_labels, dropout=model.dropout, name=model.name)
-    finally:
-        keras.config.set_dtype_policy(previous)
     copy.set_weights(model.get_weights())
     return copy
 
