@@ -6,5 +6,5 @@
     loop.py          the training loop and evaluation                      tasks.py       losses and metrics as sums
     optimization.py  AdamW/LAMB, warm-up + linear decay, clipping          checkpoints.py save, resume, load weights
     history.py       metrics.jsonl, TensorBoard scalars, learning curves   progress.py    live line, summary table
-    files.py         atomic writes of small files
+    files.py         kbert.io's atomic writes, by the name older imports use
 """
