@@ -17,13 +17,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from kbert.evaluation import tfidf_logistic_regression  # noqa: E402
+from kbert.reports.evaluation import tfidf_logistic_regression  # noqa: E402
 from kbert.text.sentiment import load_sentiment  # noqa: E402
 
 
 def baseline_accuracy() -> dict:
-    """Fits the baseline (kbert.evaluation.tfidf_logistic_regression) on the demo's training reviews; returns its
-    accuracy on the test reviews."""
+    """Fits the baseline (kbert.reports.evaluation.tfidf_logistic_regression) on the demo's training reviews;
+    returns its accuracy on the test reviews."""
     data = load_sentiment()
     model = tfidf_logistic_regression()
     began = time.monotonic()

@@ -5,7 +5,8 @@ held-out text, and the exported sentiment classifier against a majority-class an
     .venv/bin/python bench/evaluate_models.py [--pretrain-run runs/zh-mini] [--pretrained-model saved_models/zh-mini]
         [--classifier saved_models/zh-mini-sentiment] [--output EVALUATION.md] [--figure bench/evaluation_curve.png]
 
-Every figure in the report is computed by this command (see kbert/evaluation.py); the report says how to rerun it.
+Every figure in the report is computed by this command (see kbert/reports/evaluation.py); the report says how to
+rerun it.
 Needs scikit-learn (requirements-dev.txt).
 """
 
@@ -20,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from kbert.evaluation import evaluate_models  # noqa: E402
+from kbert.reports.evaluation import evaluate_models  # noqa: E402
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
-"""The evaluation report (kbert.evaluation): a tiny pretraining run on a small Chinese corpus, exported with a tiny
-classifier, evaluated end to end; the sampling, metric and error-message pieces checked on their own."""
+"""The evaluation report (kbert.reports.evaluation): a tiny pretraining run on a small Chinese corpus, exported with a
+tiny classifier, evaluated end to end; the sampling, metric and error-message pieces checked on their own."""
 
 import json
 import math
@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
-from kbert.evaluation import (
+from kbert.export import export_model
+from kbert.models import BertBackbone, BertClassifier
+from kbert.pipeline import pipeline
+from kbert.reports.evaluation import (
     checkpoint_prefixes,
     classification_scores,
     evaluate_models,
     pretraining_curve,
     sentence_pairs,
 )
-from kbert.export import export_model
-from kbert.models import BertBackbone, BertClassifier
-from kbert.pipeline import pipeline
 from kbert.text.bigram import CharacterBigram
 from kbert.text.corpus import load_corpus
 from kbert.text.masked_characters import masked_characters

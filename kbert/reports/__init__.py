@@ -1,0 +1,1 @@
+"""Reports written from trained runs and exports (EVALUATION.md); above the library, never imported by it."""
