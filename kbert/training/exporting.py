@@ -3,11 +3,11 @@ card made of the run's settings and held-out figures."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from pathlib import Path
 
+from kbert.export import export_model
 from kbert.io import read_json
 from kbert.training import finetuning, pretraining
 from kbert.training.history import METRICS_FILE, read_records
@@ -21,9 +21,6 @@ DEFAULT_MODELS_DIR = "saved_models"  # where the app (ui/) looks for models
 def export_run(run_dir: str, models_dir: str = DEFAULT_MODELS_DIR, name: str | None = None) -> Path:
     """Exports the pretraining or fine-tuning run in `run_dir` as the next version of `models_dir/name` (default
     name: the run directory's); returns the version directory."""
-    export = export_module()
-    if export is None:
-        raise ValueError("kbert.export is not in this checkout yet, so there is nothing to export with.")
     saved = load_saved_settings(run_dir)
     if saved is None:
         raise FileNotFoundError(f"{run_dir} has no settings.json: pass a run directory written by train.py.")
@@ -31,21 +28,10 @@ def export_run(run_dir: str, models_dir: str = DEFAULT_MODELS_DIR, name: str | N
     card = _model_card(run_dir, saved)
     if saved["task"] == "pretrain":
         model, tokenizer, settings, _ = pretraining.restore_run(run_dir)
-        return export.export_model(model, tokenizer, models_dir, name=name, seq_length=settings.seq_length,
-                                   model_card=card)
+        return export_model(model, tokenizer, models_dir, name=name, seq_length=settings.seq_length, model_card=card)
     model, tokenizer, names, settings, _ = finetuning.restore_run(run_dir)
-    return export.export_model(model, tokenizer, models_dir, name=name, label_names=names,
-                               seq_length=settings.seq_length, model_card=card)
-
-
-def export_module():
-    """`kbert.export` where this checkout has it (it arrives with a later issue), else None."""
-    try:
-        return importlib.import_module("kbert.export")
-    except ModuleNotFoundError as error:
-        if error.name != "kbert.export":
-            raise
-        return None
+    return export_model(model, tokenizer, models_dir, name=name, label_names=names, seq_length=settings.seq_length,
+                        model_card=card)
 
 
 def _model_card(run_dir: str, saved: dict) -> dict:

@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from kbert.training.exporting import DEFAULT_MODELS_DIR, export_module, export_run
+from kbert.training.exporting import DEFAULT_MODELS_DIR, export_run
 from kbert.training.files import write_json
 from kbert.training.finetuning import finetune
 from kbert.training.pretraining import pretrain
@@ -69,10 +69,7 @@ def run_main_job(job: MainJob) -> str:
 
 
 def export_models(job: MainJob) -> dict[str, str]:
-    """Exports the pretrained model (fill-mask, next sentence) and the classifier for the app; says where, or why
-    not."""
-    if export_module() is None:
-        return {name: "skipped: kbert.export is not in this checkout yet" for name in EXPORT_NAMES.values()}
+    """Exports the pretrained model (fill-mask, next sentence) and the classifier for the app; says where."""
     return {name: str(export_run(getattr(job, job_name).output_dir, job.models_dir, name))
             for job_name, name in EXPORT_NAMES.items()}
 
