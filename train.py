@@ -90,22 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as error:
         print(f"\n{error}", file=sys.stderr)
         return 1
-    except (ValueError, FileNotFoundError, RunDirectoryInUse) as error:
-        if not _raised_by_kbert(error):
-            raise  # a bug, not bad input: keep the traceback
+    except (ValueError, FileNotFoundError, RunDirectoryInUse) as error:  # what kbert raises for bad input
         print(f"error: {error}", file=sys.stderr)
         return 2
-
-
-def _raised_by_kbert(error: BaseException) -> bool:
-    """Whether kbert or this script raised `error` (checks of the input), rather than a library underneath."""
-    import kbert
-
-    frame = error.__traceback__
-    while frame.tb_next:
-        frame = frame.tb_next
-    source = frame.tb_frame.f_code.co_filename
-    return source.startswith(os.path.dirname(kbert.__file__)) or source == os.path.abspath(__file__)
 
 
 def _run(args: argparse.Namespace) -> int:
