@@ -5,8 +5,8 @@ classify or encode, in batches. Needs TensorFlow and tensorflow-text only, never
 >>> fill("今天天气很[MASK]，我们去公园[MASK]。", top_k=3)     # one list per [MASK], best first
 [[{"token": "好", "token_id": 1962, "score": 0.62}, ...], [{"token": "玩", ...}, ...]]
 
-`import kbert.pipeline` makes this module callable, so `kbert.pipeline(task, model_dir)` and
-`from kbert import pipeline; pipeline(task, model_dir)` both work.
+This module is callable: after `from kbert import pipeline` or `import kbert.pipeline`, `pipeline(task, model_dir)`
+and `kbert.pipeline(task, model_dir)` call `pipeline` below. `import kbert` alone imports no TensorFlow.
 """
 
 from __future__ import annotations
