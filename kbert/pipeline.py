@@ -450,9 +450,9 @@ def pipeline(task: str, model_dir: str | os.PathLike, batch_size: int = 32) -> P
 
 def list_models(root: str | os.PathLike = "saved_models") -> list[dict[str, Any]]:
     """Every exported model version under `root` (`<root>/<name>/<version>/`), by name then version: `name`,
-    `version`, `path`, `task` (the model type: pretrainer or classifier), `tasks` (pipeline tasks), `metrics` and
-    `problem`: None, or why the version cannot be used (its `task` is then None, `tasks` and `metrics` empty), so
-    one damaged export hides nothing else."""
+    `version`, `path`, `kind` (kbert.json's model_type: pretrainer or classifier), `tasks` (the pipeline tasks it
+    answers), `metrics` and `problem`: None, or why the version cannot be used (its `kind` is then None, `tasks` and
+    `metrics` empty), so one damaged export hides nothing else."""
     root = Path(root)
     models = []
     for parent in sorted(root.iterdir()) if root.is_dir() else []:
@@ -461,10 +461,10 @@ def list_models(root: str | os.PathLike = "saved_models") -> list[dict[str, Any]
             try:
                 metadata = read_export(path)
             except ModelLoadError as error:
-                models.append({**found, "task": None, "tasks": [], "metrics": {}, "problem": str(error)})
+                models.append({**found, "kind": None, "tasks": [], "metrics": {}, "problem": str(error)})
                 continue
             metrics = metadata["model_card"].get("metrics", {})
-            models.append({**found, "task": metadata["model_type"], "tasks": metadata["tasks"],
+            models.append({**found, "kind": metadata["model_type"], "tasks": metadata["tasks"],
                            "metrics": metrics if isinstance(metrics, dict) else {}, "problem": None})
     return models
 

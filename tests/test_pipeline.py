@@ -192,9 +192,9 @@ def test_a_task_the_model_does_not_answer_is_refused(exports):
 
 def test_list_models_and_info_describe_every_export(exports, fill):
     assert list_models(exports.root) == [
-        {"name": "tiny-lm", "version": 1, "path": str(exports.pretrainer_dir), "task": "pretrainer",
+        {"name": "tiny-lm", "version": 1, "path": str(exports.pretrainer_dir), "kind": "pretrainer",
          "tasks": ["fill-mask", "next-sentence", "encode"], "metrics": MODEL_CARD["metrics"], "problem": None},
-        {"name": "tiny-sentiment", "version": 1, "path": str(exports.classifier_dir), "task": "classifier",
+        {"name": "tiny-sentiment", "version": 1, "path": str(exports.classifier_dir), "kind": "classifier",
          "tasks": ["classify", "encode"], "metrics": {}, "problem": None},
     ]
     assert list_models(exports.root / "missing") == []

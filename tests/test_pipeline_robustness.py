@@ -48,7 +48,7 @@ def test_a_bad_kbert_json_beside_good_ones_is_listed_as_unusable_with_its_reason
     assert "kbert.json: holds a list, not the object of a kbert export" in problems["a-list"]
     assert "kbert.json: cannot read it (" in problems["not-json"] and "not valid JSON" in problems["not-json"]
     assert "missing saved_model.pb, variables, kbert.json, bert_config.json, vocab.txt" in problems["empty"]
-    assert all(found[name]["tasks"] == [] and found[name]["task"] is None for name in problems)
+    assert all(found[name]["tasks"] == [] and found[name]["kind"] is None for name in problems)
 
 
 @pytest.mark.parametrize("field, value, message", [

@@ -29,7 +29,7 @@ def _shipped(name: str):
 @pytest.mark.parametrize("name", SHIPPED)
 def test_each_shipped_model_is_committed_small_and_has_a_full_model_card(name):
     model = _shipped(name)
-    assert model["task"] == SHIPPED[name]
+    assert model["kind"] == SHIPPED[name]
     tracked = subprocess.run(["git", "ls-files", model["path"]], cwd=ROOT, capture_output=True, text=True).stdout
     assert "saved_model.pb" in tracked, f"{model['path']} is not committed (git add -f)"
     size = sum(path.stat().st_size for path in (ROOT / model["path"]).rglob("*") if path.is_file())

@@ -28,7 +28,7 @@ class ModelEntry:
     name: str
     version: int
     path: str
-    kind: str  # the model type: pretrainer or classifier
+    kind: str  # the model type: pretrainer or classifier ("unusable" for a damaged export)
     tasks: tuple[str, ...]  # the pipeline tasks it answers
     metrics: dict[str, Any]
     problem: str | None = None
@@ -66,7 +66,7 @@ class ModelStore:
         self.unusable: list[ModelEntry] = []
         try:
             for found in list_models(self.root):
-                entry = ModelEntry(found["name"], found["version"], found["path"], found["task"] or "unusable",
+                entry = ModelEntry(found["name"], found["version"], found["path"], found["kind"] or "unusable",
                                    tuple(found["tasks"]), dict(found["metrics"]), found["problem"])
                 (self.unusable if entry.problem else self.entries).append(entry)
         except (ModelLoadError, OSError) as error:
