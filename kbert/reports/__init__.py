@@ -1,1 +1,1 @@
-"""Reports written from trained runs and exports (EVALUATION.md); above the library, never imported by it."""
+"""Reports written from trained runs and exports (EVALUATION.md), on top of the library and its training code."""
