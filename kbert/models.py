@@ -169,11 +169,9 @@ class BertPretrainer(keras.Model):
                                            config.layer_norm_eps, config.initializer_range, name="masked_lm_head")
         self.next_sentence_head = ClassifierHead(2, initializer_range=config.initializer_range,
                                                  name="next_sentence_head")
-        # === Metrics ===
-        self.mlm_loss_tracker = keras.metrics.Mean(name="mlm_loss")
-        self.nsp_loss_tracker = keras.metrics.Mean(name="nsp_loss")
-        self.mlm_accuracy = keras.metrics.SparseCategoricalAccuracy(name="mlm_accuracy")
-        self.nsp_accuracy = keras.metrics.SparseCategoricalAccuracy(name="nsp_accuracy")
+        # === Objective (the loss and metrics of fit()) ===
+        self.objective = objectives.PretrainingObjective()
+        self.ratio_trackers = _ratio_trackers(self.objective, ("mlm_loss", "nsp_loss", "mlm_accuracy", "nsp_accuracy"))
         self.build()
 
     def build(self, input_shape=None):
@@ -196,14 +194,9 @@ class BertPretrainer(keras.Model):
         }
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        total, mlm, nsp = objectives.pretraining_loss(x, y_pred)
-        self.mlm_loss_tracker.update_state(mlm)
-        self.nsp_loss_tracker.update_state(nsp)
-        return total
+        return _objective_loss(self.objective, self.ratio_trackers, x, y, y_pred)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        self.mlm_accuracy.update_state(x["mask_ids"], y_pred["mlm_logits"], sample_weight=x["mask_weights"])
-        self.nsp_accuracy.update_state(x["next_sentence_labels"], y_pred["nsp_logits"])
         return self.get_metrics_result()
 
     def get_config(self):
@@ -232,8 +225,9 @@ class BertClassifier(keras.Model):
         self.backbone = backbone
         self.classifier_head = ClassifierHead(num_labels, dropout=dropout, initializer_range=config.initializer_range,
                                               name="classifier_head")
-        # === Metrics ===
-        self.accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        # === Objective (the loss and metrics of fit()) ===
+        self.objective = objectives.ClassificationObjective()
+        self.ratio_trackers = _ratio_trackers(self.objective, ("accuracy",))
         # === Config ===
         self.num_labels = num_labels
         self.dropout = dropout
@@ -249,10 +243,9 @@ class BertClassifier(keras.Model):
         return {"logits": self.classifier_head(encoded["pooled_output"], training=training)}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return ops.mean(objectives.classification_loss(y, y_pred["logits"]))
+        return _objective_loss(self.objective, self.ratio_trackers, x, y, y_pred)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        self.accuracy.update_state(y, y_pred["logits"], sample_weight=sample_weight)
         return self.get_metrics_result()
 
     def get_config(self):
@@ -263,3 +256,19 @@ class BertClassifier(keras.Model):
     def from_config(cls, config):
         config = dict(config)
         return cls(keras.saving.deserialize_keras_object(config.pop("backbone")), **config)
+
+
+def _ratio_trackers(objective: objectives.Objective, names: tuple[str, ...]) -> dict[str, keras.metrics.Mean]:
+    """A weighted mean per metric of `objective` that fit() reports: weighted by its denominator, so that over
+    an epoch it is the objective's own ratio of sums."""
+    return {name: keras.metrics.Mean(name=name) for name in names}
+
+
+def _objective_loss(objective: objectives.Objective, trackers: dict, x, y, y_pred):
+    """fit()'s loss of one batch: the objective's, with the batch's own sums as the totals; updates `trackers`."""
+    sums = objective.sums(x, y, y_pred)
+    for name, tracker in trackers.items():
+        top, bottom = objective.RATIOS[name]
+        weight = ops.maximum(sums[bottom], 1.0)
+        tracker.update_state(sums[top] / weight, sample_weight=weight)
+    return objective.loss(sums, sums)

@@ -1,10 +1,22 @@
-"""Pretraining and fine-tuning losses, written so a training loop can average them over a global batch."""
+"""The training objectives: what is computed from a batch and the model's outputs, as sums over the batch.
+
+An objective works in sums (of losses, of correct predictions, of counts) so that a loss can be divided by the
+GLOBAL batch's counts under distribution and gradient accumulation, and so that metrics add up exactly across
+replicas, steps and evaluation batches. The training loop (kbert.training.loop) and Keras `fit()` (the models'
+`compute_loss`) both use these, so each loss is written once.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+import tensorflow as tf
 from keras import ops
 
 from kbert.layers.kernels import sparse_softmax_cross_entropy
+
+Sums = dict[str, tf.Tensor]
 
 
 def masked_lm_loss_sum(mask_ids, mlm_logits, mask_weights):
@@ -30,9 +42,89 @@ def classification_loss(labels, logits):
     return ops.sparse_categorical_crossentropy(labels, logits, from_logits=True)
 
 
-def pretraining_loss(features, outputs):
-    """The mean MLM loss plus the mean NSP loss over one (unsplit) batch; returns `(total, mlm, nsp)` scalars."""
-    loss_sum, weight_sum = masked_lm_loss_sum(features["mask_ids"], outputs["mlm_logits"], features["mask_weights"])
-    mlm = loss_sum / ops.maximum(weight_sum, 1e-5)
-    nsp = ops.mean(next_sentence_loss(features["next_sentence_labels"], outputs["nsp_logits"]))
-    return mlm + nsp, mlm, nsp
+class Objective:
+    """What an objective says: `counts` (the loss denominators of a batch), `sums` (of a batch and the model's
+    outputs), `loss` (the sums over the global batch's counts) and `metrics`, each a ratio of two sums
+    (`RATIOS`: name -> (numerator, denominator)) and the loss, the sum of the `LOSSES` ratios."""
+
+    RATIOS: dict[str, tuple[str, str]] = {}
+    LOSSES: tuple[str, ...] = ()
+
+    def counts(self, features: Mapping[str, Any], labels: Any = None) -> Sums:
+        raise NotImplementedError
+
+    def sums(self, features: Mapping[str, Any], labels: Any, outputs: Mapping[str, Any]) -> Sums:
+        raise NotImplementedError
+
+    def loss(self, sums: Mapping[str, tf.Tensor], totals: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        """The sum of the mean losses, each over the global batch's count (`totals`, summed over replicas)."""
+        return tf.add_n([sums[self.RATIOS[name][0]] / tf.maximum(totals[self.RATIOS[name][1]], 1.0)
+                         for name in self.LOSSES])
+
+    def metrics(self, sums: Mapping[str, Any]) -> dict[str, float]:
+        """The loss and every ratio, from sums accumulated over any number of batches."""
+        ratios = {name: float(sums[top]) / max(float(sums[bottom]), 1.0)
+                  for name, (top, bottom) in self.RATIOS.items() if top in sums}
+        return {"loss": sum(ratios[name] for name in self.LOSSES), **ratios}
+
+
+class PretrainingObjective(Objective):
+    """Masked-LM plus next-sentence prediction on batches of the pretraining features (see kbert.text). Given the
+    `mask_id`, it also scores the targets whose input shows [MASK] on their own (`mlm_mask_accuracy`): the others,
+    one in five, show a random token or themselves, and a model right on those may only be copying its input."""
+
+    RATIOS = {"mlm_loss": ("mlm_loss", "mlm_weight"), "nsp_loss": ("nsp_loss", "examples"),
+              "mlm_accuracy": ("mlm_correct", "mlm_weight"), "nsp_accuracy": ("nsp_correct", "examples"),
+              "mlm_mask_accuracy": ("mask_correct", "mask_weight")}
+    LOSSES = ("mlm_loss", "nsp_loss")
+
+    def __init__(self, mask_id: int | None = None):
+        self.mask_id = mask_id
+
+    def counts(self, features: Mapping[str, Any], labels: Any = None) -> Sums:
+        """The MLM weight sum and example count of a batch (loss denominators, summed over replicas)."""
+        return {"mlm_weight": tf.reduce_sum(tf.cast(features["mask_weights"], tf.float32)),
+                "examples": tf.cast(tf.shape(features["next_sentence_labels"])[0], tf.float32)}
+
+    def sums(self, features: Mapping[str, Any], labels: Any, outputs: Mapping[str, Any]) -> Sums:
+        """Float32 scalar sums of losses, correct predictions and counts (`labels` is unused: the features hold
+        them)."""
+        mlm_logits, nsp_logits = outputs["mlm_logits"], outputs["nsp_logits"]  # [B, P, V], [B, 2]
+        weights = tf.cast(features["mask_weights"], tf.float32)
+        mlm_loss, mlm_weight = masked_lm_loss_sum(features["mask_ids"], mlm_logits, weights)
+        next_labels = features["next_sentence_labels"]
+        correct = _correct(features["mask_ids"], mlm_logits) * weights
+        sums = {
+            "mlm_loss": mlm_loss,
+            "mlm_weight": mlm_weight,
+            "mlm_correct": tf.reduce_sum(correct),
+            "nsp_loss": tf.reduce_sum(next_sentence_loss(next_labels, nsp_logits)),
+            "nsp_correct": tf.reduce_sum(_correct(next_labels, nsp_logits)),
+            "examples": tf.cast(tf.shape(next_labels)[0], tf.float32),
+        }
+        if self.mask_id is not None:
+            shown = tf.gather(features["token_ids"], features["mask_positions"], batch_dims=1)
+            at_mask = tf.cast(tf.equal(shown, self.mask_id), tf.float32)
+            sums.update(mask_weight=tf.reduce_sum(weights * at_mask), mask_correct=tf.reduce_sum(correct * at_mask))
+        return sums
+
+
+class ClassificationObjective(Objective):
+    """Sequence classification: cross-entropy of the `logits` output against integer labels."""
+
+    RATIOS = {"loss": ("loss", "examples"), "accuracy": ("correct", "examples")}
+    LOSSES = ("loss",)
+
+    def counts(self, features: Mapping[str, Any], labels: Any = None) -> Sums:
+        return {"examples": tf.cast(tf.shape(labels)[0], tf.float32)}
+
+    def sums(self, features: Mapping[str, Any], labels: Any, outputs: Mapping[str, Any]) -> Sums:
+        logits = outputs["logits"]  # [B, num_labels]
+        return {"loss": tf.reduce_sum(classification_loss(labels, logits)),
+                "correct": tf.reduce_sum(_correct(labels, logits)),
+                "examples": tf.cast(tf.shape(labels)[0], tf.float32)}
+
+
+def _correct(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """1.0 where the arg-max of `logits` (last axis) equals `labels`, else 0.0; shape of `labels`."""
+    return tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), tf.cast(labels, tf.int32)), tf.float32)

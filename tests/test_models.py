@@ -154,15 +154,31 @@ def test_pretraining_loss_ignores_padded_prediction_slots():
     model = BertPretrainer(BertBackbone(tiny_config()))
     features = pretraining_batch(VOCAB)
     outputs = model(features)
-    total, mlm, _ = objectives.pretraining_loss(features, outputs)
+    objective = objectives.PretrainingObjective()
+    metrics = objective.metrics(objective.sums(features, None, outputs))
+    total, mlm = metrics["loss"], metrics["mlm_loss"]
     changed = dict(features, mask_ids=features["mask_ids"].copy())
     changed["mask_ids"][:, -1] = 7  # only padded slots change
-    assert float(objectives.pretraining_loss(changed, outputs)[0]) == pytest.approx(float(total), abs=1e-6)
+    assert objective.metrics(objective.sums(changed, None, outputs))["loss"] == pytest.approx(total, abs=1e-6)
     logits = np.asarray(outputs["mlm_logits"])
     log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     ids, weights = features["mask_ids"], features["mask_weights"]
     expected = -(np.take_along_axis(log_probs, ids[..., None], -1)[..., 0] * weights).sum() / weights.sum()
     assert float(mlm) == pytest.approx(expected, rel=1e-5)
+
+
+def test_fit_reports_the_objectives_own_figures_over_several_batches():
+    # fit()/evaluate() and the training loop share one objective: Keras' per-batch means, weighted by each
+    # batch's count, come out as the objective's ratio of sums over the whole data.
+    model = BertPretrainer(BertBackbone(tiny_config()))
+    features = pretraining_batch(VOCAB, batch_size=8)
+    features["mask_weights"][:3, 2:] = 0  # batches with different numbers of predictions
+    model.compile(jit_compile=False)
+    figures = model.evaluate(features, batch_size=4, return_dict=True, verbose=0)
+    objective = objectives.PretrainingObjective()
+    expected = objective.metrics(objective.sums(features, None, model(features)))
+    for name in ("mlm_loss", "nsp_loss", "mlm_accuracy", "nsp_accuracy"):
+        assert figures[name] == pytest.approx(expected[name], rel=1e-5), name
 
 
 def test_tiny_model_overfits_fixed_pretraining_examples():

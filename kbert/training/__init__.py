@@ -3,8 +3,7 @@
     run_config.py    settings (defaults, JSON/YAML files, settings.json)     strategy.py   tf.distribute, precision
     pretraining.py   the pretraining job                                   finetuning.py  the fine-tuning job
     main_job.py      `python train.py`: both jobs, export, summary         runtime.py     what a job settles first
-    loop.py          the training loop and evaluation                      tasks.py       losses and metrics as sums
+    loop.py          the training loop and evaluation                      tasks.py       a model and its objective
     optimization.py  AdamW/LAMB, warm-up + linear decay, clipping          checkpoints.py save, resume, load weights
     history.py       metrics.jsonl, TensorBoard scalars, learning curves   progress.py    live line, summary table
-    files.py         kbert.io's atomic writes, by the name older imports use
 """
