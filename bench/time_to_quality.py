@@ -35,15 +35,15 @@ from bench_pretraining_step import random_batch  # noqa: E402
 
 from kbert import precision  # noqa: E402
 from kbert.config import BertConfig  # noqa: E402
-from kbert.evaluation import checkpoint_prefixes  # noqa: E402
+from kbert.io import write_bytes, write_json  # noqa: E402
 from kbert.model_card import CONFIG_FILE  # noqa: E402
 from kbert.models import BertBackbone, BertPretrainer  # noqa: E402
+from kbert.reports.evaluation import checkpoint_prefixes  # noqa: E402
 from kbert.text.bigram import CharacterBigram  # noqa: E402
 from kbert.text.corpus import DEFAULT_CORPUS, load_corpus  # noqa: E402
 from kbert.text.masked_characters import read_marked_sentences  # noqa: E402
 from kbert.training import pretraining  # noqa: E402
 from kbert.training.checkpoints import restore_model  # noqa: E402
-from kbert.training.files import write_bytes, write_json  # noqa: E402
 from kbert.training.fill_mask_quality import (  # noqa: E402
     bigram_guesses,
     heldout_examples,
@@ -111,9 +111,7 @@ def evaluate_run(run_dir: str, corpus, examples, everyday, speeds: dict[str, flo
     checkpoints = [(step, prefix) for step, prefix in checkpoint_prefixes(run_dir) if step not in cache]
     if checkpoints:
         saved = read_run_settings(run_dir, "pretrain")
-        previous = keras.config.dtype_policy()
-        precision.set_policy(saved["resolved"]["precision"])
-        try:
+        with precision.policy(saved["resolved"]["precision"]):
             model, tokenizer, settings, _ = pretraining.restore_run(run_dir)
             options = {**vars(settings), **HELDOUT}
             heldout = pretraining.heldout_dataset(corpus, tokenizer, PretrainSettings(**options))
@@ -128,8 +126,6 @@ def evaluate_run(run_dir: str, corpus, examples, everyday, speeds: dict[str, flo
                                "nsp_accuracy": metrics["nsp_accuracy"], **rates,
                                **{f"everyday_{key}": value for key, value in daily.items()}}
                 print(f"  {run_dir} step {step}: {cache[step]}", file=sys.stderr)
-        finally:
-            keras.config.set_dtype_policy(previous)
         write_json(cache_path, {"version": CACHE_VERSION, "heldout": HELDOUT,
                                 "rows": [cache[step] for step in sorted(cache)]})
     batch_size = read_run_settings(run_dir, "pretrain")["settings"]["batch_size"]

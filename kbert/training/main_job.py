@@ -8,8 +8,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from kbert.io import write_json
 from kbert.training.exporting import DEFAULT_MODELS_DIR, export_run
-from kbert.training.files import write_json
 from kbert.training.finetuning import finetune
 from kbert.training.pretraining import pretrain
 from kbert.training.progress import format_duration, format_table

@@ -16,7 +16,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from kbert.training.files import read_json, write_json
+from kbert.io import read_json, write_json
 
 SETTINGS_FILE = "settings.json"
 # Fields that may change when a run is resumed: they do not alter what is trained.
