@@ -9,7 +9,8 @@
 
 Every option can also come from a JSON or YAML file (--config-file); options given on the command line win.
 A run started again with the same command resumes from its newest intact checkpoint; until its first checkpoint it
-may start over with other settings. One run at a time writes to an output directory.
+may start over with other settings. One run at a time writes to an output directory. An error is one line;
+KBERT_TRACEBACK=1 shows its traceback.
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{error}", file=sys.stderr)
         return 1
     except (ValueError, FileNotFoundError, RunDirectoryInUse) as error:  # what kbert raises for bad input
+        if os.environ.get("KBERT_TRACEBACK"):
+            raise  # the whole traceback, for an error that is kbert's and not the input's
         print(f"error: {error}", file=sys.stderr)
         return 2
 

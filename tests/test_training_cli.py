@@ -67,6 +67,12 @@ def test_bad_input_is_one_clear_line_not_a_traceback(tmp_path, capsys, argv, mes
     assert message in error and "Traceback" not in error
 
 
+def test_kbert_traceback_shows_where_an_error_was_raised(tmp_path, monkeypatch):
+    monkeypatch.setenv("KBERT_TRACEBACK", "1")
+    with pytest.raises(ValueError, match="batch_size = 0; it must be a positive integer"):
+        train.main(["pretrain", "--batch-size", "0", "--output-dir", str(tmp_path / "out")])
+
+
 def test_a_settings_file_with_an_unknown_or_mistyped_field_is_refused(settings_file, capsys):
     assert train.main(["pretrain", "--config-file", settings_file({"stepz": 3})]) == 2
     assert "bad.yaml: unknown setting(s) stepz; known: accumulation_steps" in capsys.readouterr().err
