@@ -124,3 +124,19 @@ def test_layer_norm_with_dropout_on_one_row_an_odd_row_and_odd_rows(shape):
     inputs = [x, residual, gamma, beta]
     got = _value_and_gradients(fused, [v.astype(np.float32) for v in inputs], dy)
     _assert_all_close(got, _value_and_gradients(reference, inputs, dy), rtol=2e-4, atol=2e-4)
+
+
+def test_the_whole_batch_call_off_cpu_gives_the_halves_numbers(monkeypatch):
+    """Off CPU (`halves_pay` false) each kernel runs on the whole batch: the same values, gradients and dropout."""
+    shape = (6, 4, 8)
+    inputs = [_normal(shape, 1, 3.0).astype(np.float32), _normal(shape, 2).astype(np.float32),
+              (1.0 + _normal(shape[-1:], 4, 0.2)).astype(np.float32), _normal(shape[-1:], 5, 0.2).astype(np.float32)]
+
+    def fused(x, residual, gamma, beta):
+        return kernels.residual_layer_norm(x, residual, gamma, beta, 1e-12, 0.3, SEED)
+
+    monkeypatch.setattr(kernels, "halves_pay", lambda: True)
+    halves = _value_and_gradients(fused, inputs, _normal(shape, 3))
+    monkeypatch.setattr(kernels, "halves_pay", lambda: False)
+    whole = _value_and_gradients(fused, inputs, _normal(shape, 3))
+    _assert_all_close(whole, [np.asarray(v, np.float64) for v in halves], rtol=1e-6, atol=1e-6)
