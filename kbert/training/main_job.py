@@ -20,8 +20,7 @@ from kbert.training.strategy import make_strategy
 DEFAULT_OUTPUT_DIR = "runs/default"
 EXPORT_NAMES = {"pretrain": "zh", "finetune": "sentiment"}  # job -> model name under the models directory
 # The main job's fine-tuning learning rate: the default model is BERT-tiny, which wants a far larger one than
-# BERT-base's 2e-5 to 5e-5 (demo test accuracy from a 1,200-step pretraining: 1 epoch at 1e-4 0.69, at 3e-4 0.76;
-# 2 epochs at 1e-3 0.81).
+# BERT-base's 2e-5 to 5e-5 (bench/README.md, "Time to quality").
 FINETUNE_DEFAULTS = {"learning_rate": 1e-3}
 SECTIONS = ("pretrain", "finetune")
 
