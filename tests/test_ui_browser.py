@@ -2,26 +2,14 @@
 Chromium, reading what the page shows. Needs `pip install playwright` and `apt-get install chromium` (KBERT_CHROMIUM
 names another binary). Each test saves screenshots into $KBERT_SCREENSHOTS when it is set, else a temporary folder."""
 
-import os
 import re
 
 import pytest
 
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, expect, sync_api
 from tests.ui_support import LABELS, export_tiny_models, running_app, screenshot_dir
 from ui.views import SEGMENT_COLORS
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright: pip install playwright")
-expect = sync_api.expect
-# An expectation waits as long as an action may (60 s), not Playwright's 5 s: the model answers slowly on a loaded
-# 2-core machine, and a passing expectation returns as soon as it holds.
-expect.set_options(timeout=60_000)
-CHROMIUM = os.environ.get("KBERT_CHROMIUM", "/usr/bin/chromium")
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"needs Chromium at {CHROMIUM}: apt-get install -y chromium", allow_module_level=True)
-
-# Playwright's own browser download does not work here; Debian's Chromium runs headless with these flags.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 # The head view's lines that are drawn (Vega writes an opacity of 0 for the ones a hover hides).
 VISIBLE_LINES = """selector => [...document.querySelectorAll(selector + ' .mark-rule line')]
                    .filter(line => parseFloat(line.getAttribute('opacity') ?? '1') > 0).length"""

@@ -2,24 +2,13 @@
 test_ui_browser.py): it starts, serves the good models, and lists the bad ones as unusable with the reason."""
 
 import json
-import os
 import re
 import shutil
 
 import pytest
 
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, expect, sync_api
 from tests.ui_support import export_tiny_models, running_app, screenshot_dir
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright: pip install playwright")
-expect = sync_api.expect
-# An expectation waits as long as an action may (60 s), not Playwright's 5 s: the model answers slowly on a loaded
-# 2-core machine, and a passing expectation returns as soon as it holds.
-expect.set_options(timeout=60_000)
-CHROMIUM = os.environ.get("KBERT_CHROMIUM", "/usr/bin/chromium")
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"needs Chromium at {CHROMIUM}: apt-get install -y chromium", allow_module_level=True)
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
