@@ -171,7 +171,8 @@ class BertPretrainer(keras.Model):
                                                  name="next_sentence_head")
         # === Objective (the loss and metrics of fit()) ===
         self.objective = objectives.PretrainingObjective()
-        self.ratio_trackers = _ratio_trackers(self.objective, ("mlm_loss", "nsp_loss", "mlm_accuracy", "nsp_accuracy"))
+        self.ratio_trackers = {name: keras.metrics.Mean(name=name)
+                               for name in ("mlm_loss", "nsp_loss", "mlm_accuracy", "nsp_accuracy")}
         self.build()
 
     def build(self, input_shape=None):
@@ -227,7 +228,7 @@ class BertClassifier(keras.Model):
                                               name="classifier_head")
         # === Objective (the loss and metrics of fit()) ===
         self.objective = objectives.ClassificationObjective()
-        self.ratio_trackers = _ratio_trackers(self.objective, ("accuracy",))
+        self.ratio_trackers = {"accuracy": keras.metrics.Mean(name="accuracy")}
         # === Config ===
         self.num_labels = num_labels
         self.dropout = dropout
@@ -258,14 +259,10 @@ class BertClassifier(keras.Model):
         return cls(keras.saving.deserialize_keras_object(config.pop("backbone")), **config)
 
 
-def _ratio_trackers(objective: objectives.Objective, names: tuple[str, ...]) -> dict[str, keras.metrics.Mean]:
-    """A weighted mean per metric of `objective` that fit() reports: weighted by its denominator, so that over
-    an epoch it is the objective's own ratio of sums."""
-    return {name: keras.metrics.Mean(name=name) for name in names}
-
-
 def _objective_loss(objective: objectives.Objective, trackers: dict, x, y, y_pred):
-    """fit()'s loss of one batch: the objective's, with the batch's own sums as the totals; updates `trackers`."""
+    """fit()'s loss of one batch: the objective's, with the batch's own sums as the totals. Updates `trackers`
+    (metric name -> Mean) with each ratio weighted by its denominator, so over an epoch a tracker holds the
+    objective's own ratio of sums."""
     sums = objective.sums(x, y, y_pred)
     for name, tracker in trackers.items():
         top, bottom = objective.RATIOS[name]
