@@ -20,7 +20,8 @@ SAVED_MODEL_FILE = "saved_model.pb"
 FORMAT = "kbert-export/1"
 
 # The model card keys rendered in their own sections; any other key is listed under "Other".
-_CARD_SECTIONS = {"data": "Data", "steps": "Steps", "metrics": "Metrics", "command": "Command"}
+_CARD_SECTIONS = {"data": "Data", "steps": "Steps", "metrics": "Metrics", "command": "Command",
+                  "continued_from": "Continued from (the run whose weights this one started from)"}
 # Keys about how long and on what the model trained, rendered together in one "Training" table.
 _TRAINING_KEYS = ("examples_seen", "tokens_seen", "training_time", "hardware", "precision")
 _CONFIG_ROWS = ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size", "vocab_size",

@@ -57,10 +57,23 @@ def _model_card(run_dir: str, saved: dict) -> dict:
         if key in resolved:
             card[key] = resolved[key]
     card["command"] = resolved.get("command") or " ".join(sys.argv) or "train.py"
+    if saved["task"] == "pretrain" and resolved.get("init_checkpoint"):
+        card["continued_from"] = _earlier_run(resolved["init_checkpoint"])
     evaluation = os.path.join(run_dir, EVAL_FILE)
     if os.path.exists(evaluation):
         card["metrics"] = read_json(evaluation)
     return card
+
+
+def _earlier_run(prefix: str) -> dict:
+    """What the card of a continued run says about the run it started from (its checkpoint, and its own card's
+    data, length and command while its directory is still there)."""
+    earlier = load_saved_settings(os.path.dirname(prefix))
+    if earlier is None:
+        return {"checkpoint": prefix}
+    card = _model_card(os.path.dirname(prefix), earlier)
+    return {"checkpoint": prefix, **{key: card[key] for key in ("data", "steps", "tokens_seen", "training_time",
+                                                                "command", "continued_from") if key in card}}
 
 
 def training_seconds(records: list[dict], batch_size: int) -> float:

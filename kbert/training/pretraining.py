@@ -20,7 +20,7 @@ from kbert.text.corpus import Corpus, load_corpus
 from kbert.text.pretraining_data import pretraining_dataset
 from kbert.text.tokenizer import BertTokenizer
 from kbert.text.vocab import load_vocabulary, save_vocabulary, train_vocabulary
-from kbert.training.checkpoints import holds_checkpoints, restore_model
+from kbert.training.checkpoints import holds_checkpoints, resolve_checkpoint, restore_model
 from kbert.training.fill_mask_quality import heldout_fill_mask
 from kbert.training.loop import Evaluator
 from kbert.training.memory import check_fits_in_memory
@@ -38,20 +38,24 @@ def pretrain(settings: PretrainSettings, strategy: tf.distribute.Strategy | None
     runtime = start_run(settings, "pretrain", strategy)
     strategy = runtime.strategy
     corpus = load_corpus(settings.corpus, settings.data_dir)
-    vocab = _vocabulary(settings, corpus)
+    start = _starting_run(settings)
+    vocab = _vocabulary(settings, corpus, start)
     tokenizer = BertTokenizer(vocab, lowercase=settings.lowercase, fold_full_width=settings.fold_full_width)
-    config = _model_config(settings, len(vocab))
+    config = _model_config(settings, len(vocab), start)
     check_fits_in_memory(config, settings, runtime.precision)
     steps = total_steps(settings, None if settings.steps else _epoch_examples(corpus, tokenizer, settings))
     heldout = heldout_dataset(corpus, tokenizer, settings)
     if is_chief(strategy):
         config.to_json_file(os.path.join(settings.output_dir, CONFIG_FILE))
         save_settings(settings, "pretrain", {**runtime.describe(), "steps": steps, "vocab_size": len(vocab),
-                                             "fold_full_width": settings.fold_full_width})
+                                             "fold_full_width": settings.fold_full_width,
+                                             **({"init_checkpoint": start.prefix} if start else {})})
 
     with strategy.scope():
         model = pretrainer(config, settings)
         optimizer = build_optimizer(settings, runtime, model, steps)
+    if start and not holds_checkpoints(settings.output_dir):
+        _continue_from(model, start)
     task = PretrainingTask(model, tokenizer.mask_id)
 
     def dataset_fn(context: tf.distribute.InputContext, batch_size: int, first_batch: int) -> tf.data.Dataset:
@@ -111,9 +115,54 @@ def _data_options(settings: PretrainSettings) -> dict:
                 seed=settings.seed)
 
 
-def _vocabulary(settings: PretrainSettings, corpus: Corpus) -> list[str]:
-    """The run's vocab.txt if it has begun (a checkpoint exists), else the given one or one trained on the corpus's
-    train split (an earlier attempt's is replaced); saved into the run directory either way."""
+@dataclasses.dataclass(frozen=True)
+class _StartingRun:
+    """The pretraining run that `--init-checkpoint` continues from: its checkpoint prefix, model and vocabulary."""
+
+    prefix: str
+    run_dir: str
+    config: BertConfig
+    vocab: list[str]
+
+
+def _starting_run(settings: PretrainSettings) -> _StartingRun | None:
+    """The run named by settings.init_checkpoint (a run directory or a checkpoint prefix in one), checked to
+    tokenize as this run does; None without one."""
+    if not settings.init_checkpoint:
+        return None
+    prefix = resolve_checkpoint(settings.init_checkpoint)
+    run_dir = os.path.dirname(prefix)
+    saved = read_run_settings(run_dir, "pretrain")
+    for field, value in (("lowercase", saved["settings"]["lowercase"]),
+                         ("fold_full_width", saved["resolved"].get("fold_full_width", False))):
+        if getattr(settings, field) != value:
+            flag = f"--{'' if value else 'no-'}{field.replace('_', '-')}"
+            raise ValueError(f"--init-checkpoint {settings.init_checkpoint} was trained with {field} {value}; "
+                             f"continue it with the same: {flag}")
+    config, vocab = read_model_files(run_dir)
+    return _StartingRun(prefix, run_dir, config, vocab)
+
+
+def _continue_from(model: BertPretrainer, start: _StartingRun) -> None:
+    """Fills `model` with the starting run's weights (backbone and heads); a position table longer than the
+    starting run's keeps its freshly initialised rows past the old length, which this run then learns."""
+    saved = read_run_settings(start.run_dir, "pretrain")
+    old = pretrainer(start.config, settings_from(PretrainSettings, saved["settings"], start.run_dir))
+    restore_model(old, start.prefix)
+    # Same architecture, so the same weights in the same order (paths differ only in Keras' uniquified names).
+    for weight, old_weight in zip(model.weights, old.weights, strict=True):
+        value = old_weight.numpy()
+        if value.shape != tuple(weight.shape):
+            if "position_embeddings" not in weight.path or value.shape[1:] != tuple(weight.shape[1:]):
+                raise ValueError(f"{start.prefix}: {weight.path} has shape {value.shape}, this run's model "
+                                 f"{tuple(weight.shape)}")
+            value = np.concatenate([value, weight.numpy()[len(value):]])
+        weight.assign(value)
+
+
+def _vocabulary(settings: PretrainSettings, corpus: Corpus, start: _StartingRun | None) -> list[str]:
+    """The run's vocab.txt if it has begun (a checkpoint exists), else the starting run's, the given one or one
+    trained on the corpus's train split (an earlier attempt's is replaced); saved into the run directory."""
     path = os.path.join(settings.output_dir, VOCAB_FILE)
     if os.path.exists(path) and holds_checkpoints(settings.output_dir):
         vocab = load_vocabulary(path)
@@ -121,7 +170,9 @@ def _vocabulary(settings: PretrainSettings, corpus: Corpus) -> list[str]:
             raise ValueError(f"{path} differs from --vocab {settings.vocab}; this run was started with another "
                              "vocabulary: choose another --output-dir.")
         return vocab
-    if settings.vocab:
+    if start:
+        vocab = start.vocab
+    elif settings.vocab:
         vocab = load_vocabulary(settings.vocab)
     else:
         vocab = train_vocabulary(corpus.texts("train"), settings.vocab_size, lowercase=settings.lowercase,
@@ -130,15 +181,21 @@ def _vocabulary(settings: PretrainSettings, corpus: Corpus) -> list[str]:
     return vocab
 
 
-def _model_config(settings: PretrainSettings, vocab_size: int) -> BertConfig:
-    """The config file's model, or the preset's sized to the vocabulary and sequence length (without dropout:
-    pretraining on little text for minutes learns faster without); the dropout and layer_norm_position settings,
-    where given, win over either."""
-    dropout = settings.dropout if settings.dropout is not None or settings.bert_config else 0.0
+def _model_config(settings: PretrainSettings, vocab_size: int, start: _StartingRun | None = None) -> BertConfig:
+    """The starting run's model (with room for seq_length positions), the config file's, or the preset's sized to
+    the vocabulary and sequence length (without dropout: pretraining on little text for minutes learns faster
+    without); the dropout and layer_norm_position settings, where given, win over any of them."""
+    dropout = settings.dropout if settings.dropout is not None or settings.bert_config or start else 0.0
     options = {key: value for key, value in (("hidden_dropout_prob", dropout),
                                              ("attention_probs_dropout_prob", dropout),
                                              ("layer_norm_position", settings.layer_norm_position))
                if value is not None}
+    if start:
+        if settings.layer_norm_position not in (None, start.config.layer_norm_position):
+            raise ValueError(f"--init-checkpoint {settings.init_checkpoint} has layer_norm_position "
+                             f"{start.config.layer_norm_position}; a run continuing it cannot change that.")
+        return dataclasses.replace(start.config, **options, max_position_embeddings=max(
+            start.config.max_position_embeddings, settings.seq_length))
     if not settings.bert_config:
         return BertConfig.from_preset(settings.preset, vocab_size=vocab_size,
                                       max_position_embeddings=settings.seq_length, **options)

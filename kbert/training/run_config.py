@@ -66,6 +66,10 @@ class PretrainSettings(TrainingSettings):
     bert_config: str | None = _field(None, "a bert_config.json, instead of the preset")
     vocab: str | None = _field(None, "a vocab.txt, instead of training one on the corpus")
     vocab_size: int = _field(8000, "size of the vocabulary trained on the corpus")
+    init_checkpoint: str | None = _field(None, "a pretraining run directory or checkpoint prefix to continue from: "
+                                               "its model, vocabulary and heads (--preset, --config, --vocab and "
+                                               "--vocab-size then do not apply); a longer seq_length grows the "
+                                               "position table")
     seq_length: int = _field(64, "tokens per example, [CLS] and [SEP] included (short: more examples per minute)")
     batch_size: int = _field(128, "examples per optimiser step, over all replicas and accumulation steps")
     dropout: float | None = _field(None, "dropout in the encoder (hidden layers and attention) while pretraining "
@@ -173,7 +177,7 @@ def validate(settings: TrainingSettings, source: str = "settings") -> None:
     if settings.batch_size % settings.accumulation_steps:
         fail("batch_size", f"it must be a multiple of accumulation_steps ({settings.accumulation_steps})")
     if isinstance(settings, PretrainSettings):
-        if not settings.bert_config:
+        if not settings.bert_config and not settings.init_checkpoint:
             from kbert.config import BertConfig
 
             longest = BertConfig.from_preset(settings.preset, vocab_size=1).max_position_embeddings
@@ -188,6 +192,9 @@ def validate(settings: TrainingSettings, source: str = "settings") -> None:
             fail("masked_lm_prob", "it must lie between 0 and 1 (BERT uses 0.15)")
         if settings.max_predictions > settings.seq_length:
             fail("max_predictions", f"it cannot exceed seq_length ({settings.seq_length})")
+        if settings.init_checkpoint and (settings.bert_config or settings.vocab):
+            fail("init_checkpoint", "the model and vocabulary come from the checkpoint's run: leave out "
+                                    "--config and --vocab")
     if isinstance(settings, FinetuneSettings) and settings.eval_file and not settings.train_file:
         fail("eval_file", "it needs a train_file too (the demo data brings its own test split)")
 

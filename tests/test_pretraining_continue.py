@@ -1,0 +1,74 @@
+"""`train.py pretrain --init-checkpoint`: a pretraining run continued by another (a longer sequence length, more
+text), which starts from the first run's weights, vocabulary and heads, with the position table grown."""
+
+import json
+
+import numpy as np
+import pytest
+
+import train
+from kbert.training import pretraining
+from kbert.training.run_config import PretrainSettings, settings_from
+from run_support import pretrain_argv, tiny_runs
+
+
+def test_a_continued_run_starts_from_every_weight_of_the_first_and_grows_the_position_table(tmp_path_factory):
+    first = tiny_runs(tmp_path_factory.getbasetemp() / "tiny_runs")["pretrain"]
+    settings = settings_from(PretrainSettings, {"init_checkpoint": str(first), "seq_length": 48,
+                                                "max_predictions": 5, "output_dir": str(first.parent / "unused")})
+    start = pretraining._starting_run(settings)
+    config = pretraining._model_config(settings, len(start.vocab), start)
+    assert config.max_position_embeddings == 48
+    assert config.to_dict() == {**start.config.to_dict(), "max_position_embeddings": 48}
+    model = pretraining.pretrainer(config, settings)
+    pretraining._continue_from(model, start)
+    old, _, _, _ = pretraining.restore_run(str(first))
+    assert len(model.weights) == len(old.weights)
+    for new_weight, old_weight in zip(model.weights, old.weights):
+        new, before = new_weight.numpy(), old_weight.numpy()
+        if "position_embeddings" in new_weight.path:
+            np.testing.assert_array_equal(new[:32], before)
+            assert new.shape == (48, before.shape[1]) and np.abs(new[32:]).max() > 0  # initialised, to be learnt
+        else:
+            np.testing.assert_array_equal(new, before)
+
+
+def test_train_py_continues_a_run_at_a_longer_length_and_resumes_it(tmp_path_factory, tmp_path):
+    root = tmp_path_factory.getbasetemp() / "tiny_runs"
+    first = tiny_runs(root)["pretrain"]
+    argv = pretrain_argv(root, tmp_path / "longer", "--init-checkpoint", str(first), "--seq-length", "48",
+                         "--steps", "2", "--checkpoint-every", "1", "--log-every", "1")
+    assert train.main(argv) == 0
+    saved = json.loads((tmp_path / "longer" / "settings.json").read_text())
+    assert saved["resolved"]["init_checkpoint"].endswith("ckpt-4")
+    assert json.loads((tmp_path / "longer" / "bert_config.json").read_text())["max_position_embeddings"] == 48
+    assert (tmp_path / "longer" / "vocab.txt").read_text() == (first / "vocab.txt").read_text()
+    assert train.main(argv) == 0  # finished: resumed from its own checkpoint, not started again from the first run
+    assert train.main(["export", str(tmp_path / "longer"), "--models-dir", str(tmp_path / "models")]) == 0
+    card = (tmp_path / "models" / "longer" / "1" / "README.md").read_text()
+    earlier = card.split("## Continued from")[1]
+    assert "ckpt-4" in earlier and "--steps 4" in earlier  # the first run's checkpoint and command
+    assert train.main(["finetune", str(root / "train.csv"), "--eval-file", str(root / "test.csv"), "--output-dir",
+                       str(tmp_path / "classifier"), "--init-checkpoint", str(tmp_path / "longer"), "--steps", "1",
+                       "--batch-size", "8", "--seq-length", "48"]) == 0
+
+
+@pytest.mark.parametrize(("more", "message"), [
+    (["--no-lowercase"], "was trained with lowercase True; continue it with the same: --lowercase"),
+    (["--layer-norm-position", "pre"], "has layer_norm_position post; a run continuing it cannot change that"),
+])
+def test_a_continued_run_refuses_to_tokenize_or_normalise_otherwise(tmp_path_factory, tmp_path, more, message):
+    root = tmp_path_factory.getbasetemp() / "tiny_runs"
+    first = tiny_runs(root)["pretrain"]
+    settings = settings_from(PretrainSettings, {"init_checkpoint": str(first), "output_dir": str(tmp_path / "x"),
+                                                **({"lowercase": False} if "--no-lowercase" in more else
+                                                   {"layer_norm_position": "pre"})})
+    with pytest.raises(ValueError, match=message):
+        start = pretraining._starting_run(settings)
+        pretraining._model_config(settings, len(start.vocab), start)
+
+
+def test_a_continued_run_takes_no_other_config_or_vocabulary(tmp_path):
+    with pytest.raises(ValueError, match="init_checkpoint = 'run'; the model and vocabulary come from the "
+                                         "checkpoint's run: leave out --config and --vocab"):
+        settings_from(PretrainSettings, {"init_checkpoint": "run", "vocab": str(tmp_path / "vocab.txt")})
