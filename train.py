@@ -24,11 +24,10 @@ import typing
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from kbert.training.run_config import FinetuneSettings, PretrainSettings  # noqa: E402
+from kbert.training.jobs import JOBS, Job, job_of_run  # noqa: E402
 
-# Settings whose flag is not just the field name; and the field given as a positional argument.
+# Settings whose flag is not just the field name.
 _FLAGS = {"bert_config": "--config"}
-_POSITIONAL = {PretrainSettings: "corpus", FinetuneSettings: "train_file"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,12 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tpu", default=argparse.SUPPRESS, help="TPU name or address")
     parser.add_argument("--models-dir", default="saved_models",
                         help="where the main job exports its models for the app (default: %(default)s)")
-    commands = parser.add_subparsers(dest="command", metavar="{pretrain,finetune,evaluate,export}")
-    for name, cls, text in (("pretrain", PretrainSettings, "pretrain BERT (masked LM + next sentence) on a corpus"),
-                            ("finetune", FinetuneSettings, "fine-tune a classifier on labelled texts")):
-        sub = commands.add_parser(name, help=text, description=text)
+    commands = parser.add_subparsers(dest="command", metavar="{" + ",".join([*JOBS, "evaluate", "export"]) + "}")
+    for job in JOBS.values():
+        sub = commands.add_parser(job.name, help=job.help, description=job.help)
         sub.add_argument("--config-file", help="JSON or YAML file of settings (flags given here win)")
-        _add_settings_arguments(sub, cls)
+        _add_settings_arguments(sub, job)
     evaluate = commands.add_parser("evaluate", help="evaluate a run's newest checkpoint on held-out data")
     evaluate.add_argument("run_dir", help="a pretraining or fine-tuning run directory")
     evaluate.add_argument("--eval-file", help="labelled file to evaluate a fine-tuned classifier on "
@@ -59,10 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_settings_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    """One option per settings field (booleans get --x / --no-x); only options given reach the settings."""
-    hints = typing.get_type_hints(cls)
-    for field in dataclasses.fields(cls):
+def _add_settings_arguments(parser: argparse.ArgumentParser, job: Job) -> None:
+    """One option per field of the job's settings (booleans get --x / --no-x; its positional field is an argument);
+    only options given reach the settings."""
+    hints = typing.get_type_hints(job.settings)
+    for field in dataclasses.fields(job.settings):
         options = [t for t in typing.get_args(hints[field.name]) or (hints[field.name],) if t is not type(None)]
         text = field.metadata["help"]
         text = text if "default" in text else f"{text} (default: {field.default})"
@@ -71,7 +70,7 @@ def _add_settings_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             kwargs["action"] = argparse.BooleanOptionalAction
         else:
             kwargs["type"] = options[0]
-        if field.name == _POSITIONAL.get(cls):
+        if field.name == job.positional:
             parser.add_argument(field.name, nargs="?", metavar=field.name.upper(), **kwargs)
         else:
             flag = _FLAGS.get(field.name, "--" + field.name.replace("_", "-"))
@@ -99,15 +98,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from kbert.training import exporting, finetuning, main_job, pretraining
+    from kbert.training import exporting, main_job
 
-    if args.command in ("pretrain", "finetune"):
-        job = pretraining.pretrain if args.command == "pretrain" else finetuning.finetune
-        result = job(job_settings(args))
+    if args.command in JOBS:
+        result = JOBS[args.command].run(job_settings(args))
         print(json.dumps({"run_dir": result.run_dir, "steps": result.steps, "evaluation": result.evaluation,
                           "references": result.references}, indent=2))
     elif args.command == "evaluate":
-        print(json.dumps(_evaluate(args.run_dir, args.eval_file), indent=2))
+        job, _ = job_of_run(args.run_dir)
+        print(json.dumps(job.evaluate_run(args.run_dir, args.eval_file), indent=2))
     elif args.command == "export":
         print(exporting.export_run(args.run_dir, args.models_dir, args.name))
     else:
@@ -118,7 +117,7 @@ def _run(args: argparse.Namespace) -> int:
 def job_settings(args: argparse.Namespace):
     """The settings of the job `args` ask for: defaults, then the settings file, then the options given.
 
-    For `pretrain` and `finetune`, their settings (from a main-job file, its matching section); for the main job,
+    For a job's subcommand, its settings (from a main-job file, its matching section); for the main job,
     a `MainJob`."""
     from kbert.training import main_job
     from kbert.training.run_config import load_settings_file, settings_from, settings_section
@@ -130,23 +129,7 @@ def job_settings(args: argparse.Namespace):
         return main_job.main_job_settings(output_dir, values, given, args.models_dir)
     if set(values) <= set(main_job.SECTIONS):  # a main-job file: take this job's section
         values = settings_section(values, args.command, args.config_file)
-    cls = PretrainSettings if args.command == "pretrain" else FinetuneSettings
-    return settings_from(cls, {**values, **given}, args.config_file or "settings")
-
-
-def _evaluate(run_dir: str, eval_file: str | None) -> dict:
-    from kbert.training import finetuning, pretraining
-    from kbert.training.run_config import load_saved_settings
-
-    saved = load_saved_settings(run_dir)
-    if saved is None:
-        raise FileNotFoundError(f"{run_dir} has no settings.json: pass a run directory written by train.py.")
-    if saved["task"] == "pretrain":
-        if eval_file:
-            raise ValueError("--eval-file is for fine-tuning runs; a pretraining run is evaluated on its corpus's "
-                             "held-out split.")
-        return pretraining.evaluate_run(run_dir)
-    return finetuning.evaluate_run(run_dir, eval_file)
+    return settings_from(JOBS[args.command].settings, {**values, **given}, args.config_file or "settings")
 
 
 if __name__ == "__main__":

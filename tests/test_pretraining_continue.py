@@ -46,7 +46,7 @@ def test_train_py_continues_a_run_at_a_longer_length_and_resumes_it(tmp_path_fac
     assert train.main(argv) == 0  # finished: resumed from its own checkpoint, not started again from the first run
     assert train.main(["export", str(tmp_path / "longer"), "--models-dir", str(tmp_path / "models")]) == 0
     card = (tmp_path / "models" / "longer" / "1" / "README.md").read_text()
-    earlier = card.split("## Continued from")[1]
+    earlier = card.split("## Started from")[1]
     assert "ckpt-4" in earlier and "--steps 4" in earlier  # the first run's checkpoint and command
     assert train.main(["finetune", str(root / "train.csv"), "--eval-file", str(root / "test.csv"), "--output-dir",
                        str(tmp_path / "classifier"), "--init-checkpoint", str(tmp_path / "longer"), "--steps", "1",

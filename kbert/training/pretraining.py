@@ -8,6 +8,7 @@ import collections
 import dataclasses
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -16,7 +17,8 @@ from kbert import precision
 from kbert.config import BertConfig
 from kbert.model_card import CONFIG_FILE, VOCAB_FILE
 from kbert.models import BertBackbone, BertPretrainer
-from kbert.text.corpus import Corpus, load_corpus
+from kbert.export import export_model
+from kbert.text.corpus import DEFAULT_CORPUS, EMBEDDED_DESCRIPTIONS, Corpus, is_embedded, load_corpus
 from kbert.text.pretraining_data import pretraining_dataset
 from kbert.text.tokenizer import BertTokenizer
 from kbert.text.vocab import load_vocabulary, save_vocabulary, train_vocabulary
@@ -70,8 +72,11 @@ def pretrain(settings: PretrainSettings, strategy: tf.distribute.Strategy | None
                               title="pretrain")
 
 
-def evaluate_run(run_dir: str, strategy: tf.distribute.Strategy | None = None) -> dict:
+def evaluate_run(run_dir: str, eval_file: str | None = None, strategy: tf.distribute.Strategy | None = None) -> dict:
     """Held-out metrics of a pretraining run's newest checkpoint, with the reference accuracies."""
+    if eval_file:
+        raise ValueError("--eval-file is for fine-tuning runs; a pretraining run is evaluated on its corpus's "
+                         "held-out split.")
     saved = read_run_settings(run_dir, "pretrain")
     precision.set_policy(saved["resolved"]["precision"])
     strategy = strategy or tf.distribute.get_strategy()
@@ -83,6 +88,19 @@ def evaluate_run(run_dir: str, strategy: tf.distribute.Strategy | None = None) -
     metrics = Evaluator(PretrainingTask(model, tokenizer.mask_id), strategy)(heldout)
     more, references = final_figures(model, tokenizer, corpus, settings, heldout)
     return {"checkpoint": prefix, **metrics, **more, "references": references}
+
+
+def export_run(run_dir: str, models_dir: str | os.PathLike, name: str, model_card: dict) -> Path:
+    """Exports the run's newest checkpoint as the next version of `models_dir/name`; returns its directory."""
+    model, tokenizer, settings, _ = restore_run(run_dir)
+    return export_model(model, tokenizer, models_dir, name=name, seq_length=settings.seq_length,
+                        model_card=model_card)
+
+
+def describe_data(settings: dict) -> str:
+    """The model card's line on the text a run (its settings.json settings) pretrained on."""
+    corpus = settings["corpus"] or DEFAULT_CORPUS
+    return f"corpus: {EMBEDDED_DESCRIPTIONS[corpus] if is_embedded(corpus) else corpus}"
 
 
 def restore_run(run_dir: str, strategy: tf.distribute.Strategy | None = None

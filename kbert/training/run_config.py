@@ -13,7 +13,7 @@ import os
 import sys
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kbert.io import read_json, write_json
@@ -54,6 +54,10 @@ class TrainingSettings:
     strategy: str = _field("auto", "auto, default, mirrored, multi_worker (TF_CONFIG) or tpu")
     tpu: str | None = _field(None, "TPU name or address, for the tpu strategy")
 
+    def check(self, fail: Callable[[str, str], None]) -> None:
+        """A job's checks of its own fields, each failure told as `fail(field, rule)`; `validate` has checked the
+        common ones."""
+
 
 @dataclasses.dataclass
 class PretrainSettings(TrainingSettings):
@@ -89,6 +93,27 @@ class PretrainSettings(TrainingSettings):
     checkpoint_every: int = _field(500, "steps between checkpoints (one is always written at the end)")
     eval_every: int | None = _field(500, "steps between held-out evaluations (one is always run at the end)")
 
+    def check(self, fail: Callable[[str, str], None]) -> None:
+        """The checks of pretraining's own fields (see `validate`)."""
+        if not self.bert_config and not self.init_checkpoint:
+            from kbert.config import BertConfig
+
+            longest = BertConfig.from_preset(self.preset, vocab_size=1).max_position_embeddings
+            if self.seq_length > longest:
+                fail("seq_length", f"the {self.preset} preset has max_position_embeddings {longest}: use at "
+                                   "most that, or a --config with a longer max_position_embeddings")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            fail("dropout", "it must lie in [0, 1)")
+        if self.layer_norm_position not in (None, "post", "pre"):
+            fail("layer_norm_position", "choose post or pre")
+        if not 0 < self.masked_lm_prob < 1:
+            fail("masked_lm_prob", "it must lie between 0 and 1 (BERT uses 0.15)")
+        if self.max_predictions > self.seq_length:
+            fail("max_predictions", f"it cannot exceed seq_length ({self.seq_length})")
+        if self.init_checkpoint and (self.bert_config or self.vocab):
+            fail("init_checkpoint", "the model and vocabulary come from the checkpoint's run: leave out "
+                                    "--config and --vocab")
+
 
 @dataclasses.dataclass
 class FinetuneSettings(TrainingSettings):
@@ -107,6 +132,11 @@ class FinetuneSettings(TrainingSettings):
     epochs: float | None = _field(2.0, "passes over the training data, when steps is not given")
     learning_rate: float = _field(1e-4, "peak learning rate (BERT-base: 2e-5 to 5e-5; tiny models: up to 1e-3)")
     dropout: float | None = _field(None, "classifier dropout (default: the config's hidden_dropout_prob)")
+
+    def check(self, fail: Callable[[str, str], None]) -> None:
+        """The checks of fine-tuning's own fields (see `validate`)."""
+        if self.eval_file and not self.train_file:
+            fail("eval_file", "it needs a train_file too (the demo data brings its own test split)")
 
 
 def settings_from(cls: type[TrainingSettings], values: Mapping[str, Any], source: str = "settings") -> TrainingSettings:
@@ -176,27 +206,7 @@ def validate(settings: TrainingSettings, source: str = "settings") -> None:
             fail(field, f"choose {', '.join(choices)}")
     if settings.batch_size % settings.accumulation_steps:
         fail("batch_size", f"it must be a multiple of accumulation_steps ({settings.accumulation_steps})")
-    if isinstance(settings, PretrainSettings):
-        if not settings.bert_config and not settings.init_checkpoint:
-            from kbert.config import BertConfig
-
-            longest = BertConfig.from_preset(settings.preset, vocab_size=1).max_position_embeddings
-            if settings.seq_length > longest:
-                fail("seq_length", f"the {settings.preset} preset has max_position_embeddings {longest}: use at "
-                                   "most that, or a --config with a longer max_position_embeddings")
-        if settings.dropout is not None and not 0 <= settings.dropout < 1:
-            fail("dropout", "it must lie in [0, 1)")
-        if settings.layer_norm_position not in (None, "post", "pre"):
-            fail("layer_norm_position", "choose post or pre")
-        if not 0 < settings.masked_lm_prob < 1:
-            fail("masked_lm_prob", "it must lie between 0 and 1 (BERT uses 0.15)")
-        if settings.max_predictions > settings.seq_length:
-            fail("max_predictions", f"it cannot exceed seq_length ({settings.seq_length})")
-        if settings.init_checkpoint and (settings.bert_config or settings.vocab):
-            fail("init_checkpoint", "the model and vocabulary come from the checkpoint's run: leave out "
-                                    "--config and --vocab")
-    if isinstance(settings, FinetuneSettings) and settings.eval_file and not settings.train_file:
-        fail("eval_file", "it needs a train_file too (the demo data brings its own test split)")
+    settings.check(fail)
 
 
 def load_settings_file(path: str | os.PathLike) -> dict[str, Any]:
