@@ -1,4 +1,5 @@
-"""The BERT models: the backbone, the pretraining model (MLM + NSP) and the classifier."""
+"""The BERT models: the backbone, a backbone with one objective's heads, and the two such models trained here:
+the pretraining model (MLM + NSP) and the classifier."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from kbert import objectives
 from kbert.config import BertConfig
 from kbert.layers.embeddings import BertEmbeddings
 from kbert.layers.encoder import TransformerEncoderLayer
-from kbert.layers.heads import ClassifierHead, MaskedLMHead, Pooler
+from kbert.layers.heads import Pooler
 from kbert.layers.normalization import LayerNorm
 
 BACKBONE_INPUTS = ("token_ids", "segment_ids", "padding_mask")
@@ -150,9 +151,39 @@ def _backbone_features(inputs: dict) -> dict:
     return {name: inputs[name] for name in BACKBONE_INPUTS}
 
 
+class BertWithHeads(keras.Model):
+    """A backbone and the heads of one training objective (kbert.objectives), which computes the outputs from the
+    backbone's forward pass; with `compile()`, `fit()` trains on the objective's loss and reports its ratios."""
+
+    def __init__(self, backbone: BertBackbone, objective: objectives.Objective, **kwargs):
+        super().__init__(**kwargs)
+        # === Layers ===
+        self.backbone = backbone
+        heads = objective.heads(backbone.config)
+        for name, head in heads.items():  # attributes, so checkpoints name each head
+            setattr(self, name, head)
+        self.head_names = tuple(heads)
+        # === Objective (the loss and metrics of fit()) ===
+        self.objective = objective
+        self.ratio_trackers = {name: keras.metrics.Mean(name=name) for name in objective.fit_metrics()}
+        self.built = True
+
+    def call(self, inputs, training=None):
+        _backbone_features(inputs)  # names a missing input
+        return self.objective.outputs(self.backbone, {name: getattr(self, name) for name in self.head_names},
+                                      inputs, training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return _objective_loss(self.objective, self.ratio_trackers, x, y, y_pred)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        return self.get_metrics_result()
+
+
 @keras.saving.register_keras_serializable(package="kbert")
-class BertPretrainer(keras.Model):
-    """BERT with its pretraining heads: masked LM (tied to the token table) and next-sentence prediction.
+class BertPretrainer(BertWithHeads):
+    """BERT with its pretraining heads: masked LM (tied to the token table) and next-sentence prediction
+    (`objectives.PretrainingObjective`).
 
     Inputs: the backbone inputs plus `mask_positions` `[batch_size, num_predictions]`. Outputs: `mlm_logits`
     `[batch_size, num_predictions, vocab_size]` (compute dtype) and `nsp_logits` `[batch_size, 2]` (float32).
@@ -161,44 +192,7 @@ class BertPretrainer(keras.Model):
     """
 
     def __init__(self, backbone: BertBackbone, **kwargs):
-        super().__init__(**kwargs)
-        config = backbone.config
-        # === Layers ===
-        self.backbone = backbone
-        self.masked_lm_head = MaskedLMHead(config.vocab_size, config.hidden_size, config.hidden_act,
-                                           config.layer_norm_eps, config.initializer_range, name="masked_lm_head")
-        self.next_sentence_head = ClassifierHead(2, initializer_range=config.initializer_range,
-                                                 name="next_sentence_head")
-        # === Objective (the loss and metrics of fit()) ===
-        self.objective = objectives.PretrainingObjective()
-        self.ratio_trackers = {name: keras.metrics.Mean(name=name)
-                               for name in ("mlm_loss", "nsp_loss", "mlm_accuracy", "nsp_accuracy")}
-        self.build()
-
-    def build(self, input_shape=None):
-        """Creates the heads' weights now (the backbone is built already), so loading a saved model finds them."""
-        self.masked_lm_head.build()
-        self.next_sentence_head.build((None, self.backbone.config.hidden_size))
-        self.built = True
-
-    def call(self, inputs, training=None):
-        # The last layer computes only the rows the heads read ([CLS] and the masked positions): the same
-        # numbers as running it everywhere, without the work whose result is thrown away.
-        mask_positions = ops.cast(inputs["mask_positions"], "int32")
-        rows = ops.concatenate([ops.zeros_like(mask_positions[:, :1]), mask_positions], axis=1)
-        outputs = self.backbone.forward(_backbone_features(inputs), training=training, rows=rows)
-        predictions = ops.arange(1, ops.shape(rows)[1])[None, :] * ops.ones_like(mask_positions)
-        return {
-            "mlm_logits": self.masked_lm_head(outputs["sequence_output"], predictions,
-                                              self.backbone.embeddings.token_embeddings),
-            "nsp_logits": self.next_sentence_head(outputs["pooled_output"], training=training),
-        }
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return _objective_loss(self.objective, self.ratio_trackers, x, y, y_pred)
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        return self.get_metrics_result()
+        super().__init__(backbone, objectives.PretrainingObjective(), **kwargs)
 
     def get_config(self):
         return {"backbone": keras.saving.serialize_keras_object(self.backbone), "name": self.name,
@@ -211,43 +205,19 @@ class BertPretrainer(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="kbert")
-class BertClassifier(keras.Model):
-    """A sequence classifier for single sentences or sentence pairs: dropout + dense on the pooled output.
+class BertClassifier(BertWithHeads):
+    """A sequence classifier for single sentences or sentence pairs: dropout + dense on the pooled output
+    (`objectives.ClassificationObjective`).
 
     Inputs: the backbone inputs (a pair is packed as `[CLS] A [SEP] B [SEP]` with segment ids 0/1). Output:
     `logits` `[batch_size, num_labels]` float32. Train with `fit(features, labels)`; metric `accuracy`.
     """
 
     def __init__(self, backbone: BertBackbone, num_labels: int, dropout: float | None = None, **kwargs):
-        super().__init__(**kwargs)
-        config = backbone.config
-        dropout = config.hidden_dropout_prob if dropout is None else dropout
-        # === Layers ===
-        self.backbone = backbone
-        self.classifier_head = ClassifierHead(num_labels, dropout=dropout, initializer_range=config.initializer_range,
-                                              name="classifier_head")
-        # === Objective (the loss and metrics of fit()) ===
-        self.objective = objectives.ClassificationObjective()
-        self.ratio_trackers = {"accuracy": keras.metrics.Mean(name="accuracy")}
+        super().__init__(backbone, objectives.ClassificationObjective(num_labels, dropout), **kwargs)
         # === Config ===
         self.num_labels = num_labels
-        self.dropout = dropout
-        self.build()
-
-    def build(self, input_shape=None):
-        """Creates the head's weights now, so loading a saved model finds them."""
-        self.classifier_head.build((None, self.backbone.config.hidden_size))
-        self.built = True
-
-    def call(self, inputs, training=None):
-        encoded = self.backbone(_backbone_features(inputs), training=training)
-        return {"logits": self.classifier_head(encoded["pooled_output"], training=training)}
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return _objective_loss(self.objective, self.ratio_trackers, x, y, y_pred)
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        return self.get_metrics_result()
+        self.dropout = backbone.config.hidden_dropout_prob if dropout is None else dropout
 
     def get_config(self):
         return {"backbone": keras.saving.serialize_keras_object(self.backbone), "num_labels": self.num_labels,

@@ -1,4 +1,6 @@
-"""The training objectives: what is computed from a batch and the model's outputs, as sums over the batch.
+"""The training objectives: each owns its heads, runs them on the backbone's outputs, and says what is computed
+from a batch and those outputs, as sums over the batch. A model is a backbone plus one objective's heads
+(`kbert.models.BertWithHeads`), so a new objective is one class here (or in a file of its own).
 
 An objective works in sums (of losses, of correct predictions, of counts) so that a loss can be divided by the
 GLOBAL batch's counts under distribution and gradient accumulation, and so that metrics add up exactly across
@@ -11,9 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from kbert.config import BertConfig
+from kbert.layers.heads import ClassifierHead, MaskedLMHead
 from kbert.layers.kernels import sparse_softmax_cross_entropy
 
 Sums = dict[str, tf.Tensor]
@@ -43,12 +49,33 @@ def classification_loss(labels, logits):
 
 
 class Objective:
-    """What an objective says: `counts` (the loss denominators of a batch), `sums` (of a batch and the model's
-    outputs), `loss` (the sums over the global batch's counts) and `metrics`, each a ratio of two sums
-    (`RATIOS`: name -> (numerator, denominator)) and the loss, the sum of the `LOSSES` ratios."""
+    """What an objective says: its `heads` and their `outputs` on the backbone, `counts` (the loss denominators of
+    a batch), `sums` (of a batch and the model's outputs), `loss` (the sums over the global batch's counts) and
+    `metrics`, each a ratio of two sums (`RATIOS`: name -> (numerator, denominator)) and the loss, the sum of the
+    `LOSSES` ratios. `SHOWN` are the metrics on the progress line, with their short labels."""
 
     RATIOS: dict[str, tuple[str, str]] = {}
     LOSSES: tuple[str, ...] = ()
+    SHOWN: tuple[tuple[str, str], ...] = (("loss", "loss"),)
+
+    def heads(self, config: BertConfig) -> dict[str, keras.layers.Layer]:
+        """The head layers, built, by the attribute name the model keeps each under (checkpoints and the
+        importers' weight names follow it)."""
+        return {}
+
+    def outputs(self, backbone: keras.Model, heads: Mapping[str, keras.layers.Layer], inputs: Mapping[str, Any],
+                training: bool | None = None) -> dict[str, Any]:
+        """The model's outputs on `inputs`: the backbone's forward pass (`backbone.forward`) and the heads."""
+        raise NotImplementedError
+
+    def example_inputs(self, seq_length: int) -> dict[str, np.ndarray]:
+        """A batch of one example of the model's inputs, `seq_length` tokens, to build its weights with."""
+        zeros = np.zeros([1, seq_length], np.int32)
+        return {"token_ids": zeros, "segment_ids": zeros, "padding_mask": zeros + 1}
+
+    def fit_metrics(self) -> tuple[str, ...]:
+        """The ratios that Keras' fit() and evaluate() report besides the loss."""
+        return tuple(name for name in self.RATIOS if name != "loss")
 
     def counts(self, features: Mapping[str, Any], labels: Any = None) -> Sums:
         raise NotImplementedError
@@ -77,9 +104,38 @@ class PretrainingObjective(Objective):
               "mlm_accuracy": ("mlm_correct", "mlm_weight"), "nsp_accuracy": ("nsp_correct", "examples"),
               "mlm_mask_accuracy": ("mask_correct", "mask_weight")}
     LOSSES = ("mlm_loss", "nsp_loss")
+    SHOWN = (("loss", "loss"), ("mlm_accuracy", "mlm acc"), ("nsp_accuracy", "nsp acc"))
 
     def __init__(self, mask_id: int | None = None):
         self.mask_id = mask_id
+
+    def heads(self, config: BertConfig) -> dict[str, keras.layers.Layer]:
+        """The masked-LM head (its output tied to the token table) and the next-sentence head."""
+        masked_lm = MaskedLMHead(config.vocab_size, config.hidden_size, config.hidden_act, config.layer_norm_eps,
+                                 config.initializer_range, name="masked_lm_head")
+        masked_lm.build()
+        next_sentence = ClassifierHead(2, initializer_range=config.initializer_range, name="next_sentence_head")
+        next_sentence.build((None, config.hidden_size))
+        return {"masked_lm_head": masked_lm, "next_sentence_head": next_sentence}
+
+    def outputs(self, backbone, heads, inputs, training=None):
+        """`mlm_logits` `[batch_size, num_predictions, vocab_size]` (compute dtype) at `mask_positions`, and
+        `nsp_logits` `[batch_size, 2]` (float32). The last layer computes only the rows the heads read ([CLS] and
+        the masked positions): the same numbers as running it everywhere, without the work thrown away."""
+        mask_positions = ops.cast(inputs["mask_positions"], "int32")
+        rows = ops.concatenate([ops.zeros_like(mask_positions[:, :1]), mask_positions], axis=1)
+        encoded = backbone.forward(inputs, training=training, rows=rows)
+        predictions = ops.arange(1, ops.shape(rows)[1])[None, :] * ops.ones_like(mask_positions)
+        return {"mlm_logits": heads["masked_lm_head"](encoded["sequence_output"], predictions,
+                                                      backbone.embeddings.token_embeddings),
+                "nsp_logits": heads["next_sentence_head"](encoded["pooled_output"], training=training)}
+
+    def example_inputs(self, seq_length: int) -> dict[str, np.ndarray]:
+        return {**super().example_inputs(seq_length), "mask_positions": np.zeros([1, 1], np.int32)}
+
+    def fit_metrics(self) -> tuple[str, ...]:
+        return ("mlm_loss", "nsp_loss", "mlm_accuracy", "nsp_accuracy") + (
+            ("mlm_mask_accuracy",) if self.mask_id is not None else ())
 
     def counts(self, features: Mapping[str, Any], labels: Any = None) -> Sums:
         """The MLM weight sum and example count of a batch (loss denominators, summed over replicas)."""
@@ -110,10 +166,28 @@ class PretrainingObjective(Objective):
 
 
 class ClassificationObjective(Objective):
-    """Sequence classification: cross-entropy of the `logits` output against integer labels."""
+    """Sequence classification into `num_labels` classes: dropout + dense on the pooled output (`dropout` None:
+    the config's hidden_dropout_prob), cross-entropy of its `logits` against integer labels."""
 
     RATIOS = {"loss": ("loss", "examples"), "accuracy": ("correct", "examples")}
     LOSSES = ("loss",)
+    SHOWN = (("loss", "loss"), ("accuracy", "acc"))
+
+    def __init__(self, num_labels: int = 2, dropout: float | None = None):
+        self.num_labels = num_labels
+        self.dropout = dropout
+
+    def heads(self, config: BertConfig) -> dict[str, keras.layers.Layer]:
+        dropout = config.hidden_dropout_prob if self.dropout is None else self.dropout
+        head = ClassifierHead(self.num_labels, dropout=dropout, initializer_range=config.initializer_range,
+                              name="classifier_head")
+        head.build((None, config.hidden_size))
+        return {"classifier_head": head}
+
+    def outputs(self, backbone, heads, inputs, training=None):
+        """`logits` `[batch_size, num_labels]` float32."""
+        pooled = backbone.forward(inputs, training=training)["pooled_output"]
+        return {"logits": heads["classifier_head"](pooled, training=training)}
 
     def counts(self, features: Mapping[str, Any], labels: Any = None) -> Sums:
         return {"examples": tf.cast(tf.shape(labels)[0], tf.float32)}

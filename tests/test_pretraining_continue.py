@@ -5,11 +5,11 @@ import json
 
 import numpy as np
 import pytest
+from run_support import pretrain_argv, tiny_runs
 
 import train
 from kbert.training import pretraining
 from kbert.training.run_config import PretrainSettings, settings_from
-from run_support import pretrain_argv, tiny_runs
 
 
 def test_a_continued_run_starts_from_every_weight_of_the_first_and_grows_the_position_table(tmp_path_factory):
@@ -24,7 +24,7 @@ def test_a_continued_run_starts_from_every_weight_of_the_first_and_grows_the_pos
     pretraining._continue_from(model, start)
     old, _, _, _ = pretraining.restore_run(str(first))
     assert len(model.weights) == len(old.weights)
-    for new_weight, old_weight in zip(model.weights, old.weights):
+    for new_weight, old_weight in zip(model.weights, old.weights, strict=True):
         new, before = new_weight.numpy(), old_weight.numpy()
         if "position_embeddings" in new_weight.path:
             np.testing.assert_array_equal(new[:32], before)

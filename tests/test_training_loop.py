@@ -9,10 +9,11 @@ import pytest
 import tensorflow as tf
 
 from kbert import precision
+from kbert.objectives import ClassificationObjective
 from kbert.training.checkpoints import RunCheckpoints
 from kbert.training.history import read_records
 from kbert.training.loop import Evaluator, TrainingDiverged
-from kbert.training.tasks import ClassificationTask, PretrainingTask
+from kbert.training.tasks import PretrainingTask, Task
 from tests.training_support import run, synthetic_examples, tiny_pretrainer, train_records
 
 
@@ -100,7 +101,7 @@ def test_classification_evaluation_counts_every_example_once():
     model = keras.Model({"token_ids": inputs}, {"logits": logits(keras.ops.cast(inputs, "float32") * 0)})
     labels = np.array([1, 1, 0, 1, 0], np.int32)  # always predicts label 1: 3 of 5 right
     dataset = tf.data.Dataset.from_tensor_slices(({"token_ids": np.zeros([5, 3], np.int32)}, labels)).batch(2)
-    metrics = Evaluator(ClassificationTask(model), tf.distribute.get_strategy())(dataset)
+    metrics = Evaluator(Task(model, ClassificationObjective()), tf.distribute.get_strategy())(dataset)
     assert metrics["accuracy"] == pytest.approx(0.6)
     expected = -np.log(np.exp([0.0, 0.5]) / np.exp([0.0, 0.5]).sum())[labels].mean()
     assert metrics["loss"] == pytest.approx(expected, rel=1e-5)

@@ -178,7 +178,8 @@ def load_backbone_weights(backbone: keras.Model, path: str | os.PathLike) -> str
 
 def restore_model(model: keras.Model, run_dir: str | os.PathLike) -> str:
     """Loads the `model` entry of a run's newest intact checkpoint (or of the checkpoint at a prefix) into `model`
-    (for evaluation, export or a run continuing it); returns the prefix read. Fails if any of the model's variables is missing from it or has another shape."""
+    (for evaluation, export or a run continuing it); returns the prefix read. Fails if any of the model's
+    variables is missing from it or has another shape."""
     prefix = resolve_checkpoint(run_dir)
     status = _read(tf.train.Checkpoint(model=model), prefix, f"the files of {run_dir}")
     status.assert_existing_objects_matched()

@@ -9,7 +9,6 @@ import dataclasses
 import os
 from pathlib import Path
 
-import numpy as np
 import tensorflow as tf
 
 from kbert import precision
@@ -139,8 +138,7 @@ def restore_run(run_dir: str, strategy: tf.distribute.Strategy | None = None
 def _classifier(backbone: BertBackbone, num_labels: int, settings: FinetuneSettings) -> BertClassifier:
     """A BertClassifier with every weight built (call inside the strategy's scope)."""
     model = BertClassifier(backbone, num_labels, dropout=settings.dropout)
-    zeros = np.zeros([1, settings.seq_length], np.int32)
-    model({"token_ids": zeros, "segment_ids": zeros, "padding_mask": zeros + 1}, training=False)
+    model(model.objective.example_inputs(settings.seq_length), training=False)
     return model
 
 

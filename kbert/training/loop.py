@@ -102,7 +102,8 @@ def train(
             if start >= options.total_steps:
                 history.plot(f"{run_dir}/learning_curves.png", title)  # its final evaluation may be new
                 return TrainResult(start, {}, evaluation, 0.0, checkpoints.latest)
-            progress = Progress(title, options.total_steps, start, every=options.log_every) if chief else None
+            progress = (Progress(title, options.total_steps, start, every=options.log_every,
+                                 shown=task.objective.SHOWN) if chief else None)
             iterator = iter(strategy.distribute_datasets_from_function(
                 functools.partial(_pipeline_input, dataset_fn, per_replica_batch, start)))
             train_step = make_train_step(task, optimizer, strategy, options)

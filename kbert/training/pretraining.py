@@ -15,9 +15,9 @@ import tensorflow as tf
 
 from kbert import precision
 from kbert.config import BertConfig
+from kbert.export import export_model
 from kbert.model_card import CONFIG_FILE, VOCAB_FILE
 from kbert.models import BertBackbone, BertPretrainer
-from kbert.export import export_model
 from kbert.text.corpus import DEFAULT_CORPUS, EMBEDDED_DESCRIPTIONS, Corpus, is_embedded, load_corpus
 from kbert.text.pretraining_data import pretraining_dataset
 from kbert.text.tokenizer import BertTokenizer
@@ -121,9 +121,7 @@ def restore_run(run_dir: str, strategy: tf.distribute.Strategy | None = None
 def pretrainer(config: BertConfig, settings: PretrainSettings) -> BertPretrainer:
     """A BertPretrainer with every weight built (call inside the strategy's scope)."""
     model = BertPretrainer(BertBackbone(config))
-    zeros = np.zeros([1, settings.seq_length], np.int32)
-    model({"token_ids": zeros, "segment_ids": zeros, "padding_mask": zeros + 1,
-           "mask_positions": np.zeros([1, settings.max_predictions], np.int32)}, training=False)
+    model(model.objective.example_inputs(settings.seq_length), training=False)
     return model
 
 

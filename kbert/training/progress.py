@@ -7,20 +7,18 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
-# The metrics shown on the progress line, in order, with their short labels.
-_SHOWN = (("loss", "loss"), ("mlm_accuracy", "mlm acc"), ("nsp_accuracy", "nsp acc"), ("accuracy", "acc"))
-
 
 class Progress:
-    """A progress line: step, loss, accuracies, examples/s and time left.
+    """A progress line: step, the `shown` metrics (name, short label; the objective's), examples/s and time left.
 
     On a terminal the line is redrawn in place on every update; otherwise (a log file) one line is printed every
     `every` steps and at the last step.
     """
 
     def __init__(self, title: str, total_steps: int, first_step: int = 0, every: int = 10,
-                 stream: TextIO | None = None):
+                 stream: TextIO | None = None, shown: tuple[tuple[str, str], ...] = (("loss", "loss"),)):
         self.title = title
+        self.shown = shown
         self.total_steps = total_steps
         self.every = every
         self.stream = stream or sys.stderr
@@ -39,7 +37,7 @@ class Progress:
         seconds = now - self._start_time
         rate = steps_done / seconds if steps_done and seconds > 0 else None
         parts = [f"{self.title} step {step}/{self.total_steps}"]
-        parts += [f"{label} {metrics[key]:.4f}" for key, label in _SHOWN if key in metrics]
+        parts += [f"{label} {metrics[key]:.4f}" for key, label in self.shown if key in metrics]
         if rate:
             parts.append(f"{rate * examples_per_step:,.0f} ex/s")
             parts.append(f"{format_duration((self.total_steps - step) / rate)} left")

@@ -8,7 +8,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from kbert.objectives import ClassificationObjective, Objective, PretrainingObjective, Sums
+from kbert.objectives import Objective, PretrainingObjective, Sums
 
 
 class Task:
@@ -42,7 +42,7 @@ def PretrainingTask(model: keras.Model, mask_id: int | None = None) -> Task:  # 
 
 def ClassificationTask(model: keras.Model) -> Task:  # noqa: N802
     """A classifier on `(features, labels)` batches."""
-    return Task(model, ClassificationObjective())
+    return Task(model, model.objective)
 
 
 def _features_and_labels(batch: Any) -> tuple[Mapping[str, Any], Any]:
