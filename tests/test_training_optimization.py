@@ -116,3 +116,23 @@ def test_fused_adamw_follows_keras_adamw_step_for_step():
 
     for fused, reference in zip(train(FusedAdamW), train(keras.optimizers.AdamW), strict=True):
         np.testing.assert_allclose(fused, reference, rtol=1e-5, atol=3e-6)
+
+
+def test_fused_adamw_reads_and_writes_the_checkpoints_of_keras_adamw(tmp_path):
+    """Runs checkpointed before FusedAdamW stood on its own (as a subclass of keras.optimizers.AdamW) resume."""
+    from kbert.training.optimization import FusedAdamW
+
+    def optimizer_and_variables(cls):
+        variables = [keras.Variable(np.full(shape, 0.5, "float32")) for shape in ((3, 2), (2,))]
+        optimizer = cls(learning_rate=0.1, weight_decay=0.01)
+        optimizer.build(variables)
+        return optimizer, variables
+
+    reference, variables = optimizer_and_variables(keras.optimizers.AdamW)
+    reference.apply_gradients(zip([tf.ones((3, 2)), tf.ones((2,))], variables, strict=True))
+    written = tf.train.Checkpoint(optimizer=reference, variables=variables).write(str(tmp_path / "ckpt"))
+    fused, fused_variables = optimizer_and_variables(FusedAdamW)
+    tf.train.Checkpoint(optimizer=fused, variables=fused_variables).read(written).assert_consumed()
+    assert int(fused.iterations) == 1
+    for mine, theirs in zip(fused.variables, reference.variables, strict=True):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())

@@ -35,23 +35,37 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 
 @keras.saving.register_keras_serializable(package="kbert")
-class FusedAdamW(keras.optimizers.AdamW):
-    """Keras' AdamW with each dense update done by TensorFlow's fused `ResourceApplyAdam` kernel: one pass over the
-    variable and its two moments instead of about ten elementwise ops, each a pass over memory (the optimiser was
-    a tenth of a BERT-mini step on CPU). Same variables, checkpoints and maths as `keras.optimizers.AdamW`."""
+class FusedAdamW(keras.optimizers.Optimizer):
+    """AdamW with each update done by TensorFlow's fused `ResourceApplyAdam` kernel: one pass over the variable and
+    its two moments instead of about ten elementwise ops, each a pass over memory (the optimiser was a tenth of a
+    BERT-mini step on CPU). The maths, variables and checkpoints of `keras.optimizers.AdamW` (whose weight decay
+    the base class applies); written as Keras documents a custom optimiser, with `build` and `update_step`."""
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 name="fused_adamw", **kwargs):
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, name=name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self.momentums, self.velocities = self.add_optimizer_variables(var_list, ["momentum", "velocity"])
 
     def update_step(self, gradient, variable, learning_rate):
-        if self.amsgrad or isinstance(gradient, tf.IndexedSlices):
-            return super().update_step(gradient, variable, learning_rate)
         index = self._get_variable_index(variable)
         target = variable.value if isinstance(variable, keras.Variable) else variable
         dtype = target.dtype
         step = tf.cast(self.iterations + 1, dtype)
         beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
         tf.raw_ops.ResourceApplyAdam(
-            var=target.handle, m=self._momentums[index].value.handle, v=self._velocities[index].value.handle,
+            var=target.handle, m=self.momentums[index].value.handle, v=self.velocities[index].value.handle,
             beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step), lr=tf.cast(learning_rate, dtype),
-            beta1=beta_1, beta2=beta_2, epsilon=tf.cast(self.epsilon, dtype), grad=tf.cast(gradient, dtype))
+            beta1=beta_1, beta2=beta_2, epsilon=tf.cast(self.epsilon, dtype),
+            grad=tf.cast(tf.convert_to_tensor(gradient), dtype))
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
 
 def make_optimizer(
