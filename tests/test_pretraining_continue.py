@@ -20,7 +20,7 @@ def test_a_continued_run_starts_from_every_weight_of_the_first_and_grows_the_pos
     config = pretraining._model_config(settings, len(start.vocab), start)
     assert config.max_position_embeddings == 48
     assert config.to_dict() == {**start.config.to_dict(), "max_position_embeddings": 48}
-    model = pretraining.pretrainer(config, settings)
+    model = pretraining.pretrainer(config, settings.seq_length)
     pretraining._continue_from(model, start)
     old, _, _, _ = pretraining.restore_run(str(first))
     assert len(model.weights) == len(old.weights)

@@ -81,7 +81,7 @@ def pretraining_curve(run_dir: str, corpus: Corpus | None = None) -> dict[str, A
             raise ValueError(f"the corpus of {run_dir} has too little held-out text to evaluate on.")
         strategy = tf.distribute.get_strategy()
         keras.utils.set_random_seed(settings.seed)
-        initial = pretraining.pretrainer(model.backbone.config, settings)
+        initial = pretraining.pretrainer(model.backbone.config, settings.seq_length)
         rows = [_curve_row(0, None, Evaluator(PretrainingTask(initial, tokenizer.mask_id), strategy)(heldout))]
         evaluate = Evaluator(PretrainingTask(model, tokenizer.mask_id), strategy)
         for step, prefix in checkpoints:

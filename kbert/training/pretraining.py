@@ -54,7 +54,7 @@ def pretrain(settings: PretrainSettings, strategy: tf.distribute.Strategy | None
                                              **({"init_checkpoint": start.prefix} if start else {})})
 
     with strategy.scope():
-        model = pretrainer(config, settings)
+        model = pretrainer(config, settings.seq_length)
         optimizer = build_optimizer(settings, runtime, model, steps)
     if start and not holds_checkpoints(settings.output_dir):
         _continue_from(model, start)
@@ -114,14 +114,15 @@ def restore_run(run_dir: str, strategy: tf.distribute.Strategy | None = None
     tokenizer = BertTokenizer(vocab, lowercase=settings.lowercase,
                               fold_full_width=saved["resolved"].get("fold_full_width", False))
     with (strategy or tf.distribute.get_strategy()).scope():
-        model = pretrainer(config, settings)
+        model = pretrainer(config, settings.seq_length)
     return model, tokenizer, settings, restore_model(model, run_dir)
 
 
-def pretrainer(config: BertConfig, settings: PretrainSettings) -> BertPretrainer:
-    """A BertPretrainer with every weight built (call inside the strategy's scope)."""
+def pretrainer(config: BertConfig, seq_length: int) -> BertPretrainer:
+    """A BertPretrainer with every weight built by a call on `seq_length` tokens (call inside the strategy's
+    scope)."""
     model = BertPretrainer(BertBackbone(config))
-    model(model.objective.example_inputs(settings.seq_length), training=False)
+    model(model.objective.example_inputs(seq_length), training=False)
     return model
 
 
@@ -162,8 +163,7 @@ def _starting_run(settings: PretrainSettings) -> _StartingRun | None:
 def _continue_from(model: BertPretrainer, start: _StartingRun) -> None:
     """Fills `model` with the starting run's weights (backbone and heads); a position table longer than the
     starting run's keeps its freshly initialised rows past the old length, which this run then learns."""
-    saved = read_run_settings(start.run_dir, "pretrain")
-    old = pretrainer(start.config, settings_from(PretrainSettings, saved["settings"], start.run_dir))
+    old = pretrainer(start.config, start.config.max_position_embeddings)
     restore_model(old, start.prefix)
     # Same architecture, so the same weights in the same order (paths differ only in Keras' uniquified names).
     for weight, old_weight in zip(model.weights, old.weights, strict=True):
