@@ -129,13 +129,12 @@ def test_the_language_switch_relabels_the_page_and_redraws_its_results(page, app
     page.locator("#fill-text textarea").fill("今天[MASK]气很[MASK]。")
     page.locator("#fill-run").click()
     expect(page.locator("#fill-predictions .kb-joint")).to_contain_text("一起填")
-    assert page.get_by_role("tab").all_inner_texts()[:3] == ["填空", "句子对", "分类与归因"]
+    expect(page.get_by_role("tab")).to_have_text(["填空", "句子对", "分类与归因", "注意力", "输入嵌入", "模型信息"])
     expect(page.locator("#fill-teach")).to_contain_text("掩码语言模型")
 
     page.locator("#lang").get_by_text("English").click()
-    expect(page.get_by_role("tab", name="Fill the mask")).to_be_visible()
-    assert page.get_by_role("tab").all_inner_texts() == ["Fill the mask", "Sentence pair", "Classify and explain",
-                                                         "Attention", "Input embeddings", "Model details"]
+    expect(page.get_by_role("tab")).to_have_text(["Fill the mask", "Sentence pair", "Classify and explain",
+                                                  "Attention", "Input embeddings", "Model details"])
     expect(page.locator("#fill-run")).to_have_text("Predict")
     expect(page.locator("#fill-predictions .kb-joint")).to_contain_text("Filled together")
     expect(page.locator("#fill-predictions .kb-mask-title").first).to_have_text("[MASK] 1")

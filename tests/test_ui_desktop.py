@@ -20,6 +20,7 @@ pytest.importorskip("PySide6.QtWebEngineWidgets", reason="needs Qt WebEngine: pi
 if shutil.which("Xvfb") is None:
     pytest.skip("needs Xvfb: apt-get install -y xvfb", allow_module_level=True)
 from PIL import ImageGrab  # noqa: E402  (Pillow comes with matplotlib)
+import Xlib.error  # noqa: E402
 from Xlib import X, protocol  # noqa: E402
 
 PRIMARY = (249, 115, 22)  # Gradio's primary orange: the Predict button of the first tab
@@ -56,10 +57,14 @@ def _until(condition, timeout: float, what: str, process: subprocess.Popen, log)
 
 
 def _window(display, title: str):
-    """The viewable top-level window named `title`, or None."""
+    """The viewable top-level window named `title`, or None. A window listed by the tree may be gone by the time it
+    is asked for its name (Qt makes and drops helper windows while it starts): such a window is skipped."""
     for window in display.screen().root.query_tree().children:
-        if window.get_wm_name() == title and window.get_attributes().map_state == X.IsViewable:
-            return window
+        try:
+            if window.get_wm_name() == title and window.get_attributes().map_state == X.IsViewable:
+                return window
+        except (Xlib.error.BadWindow, Xlib.error.BadDrawable):
+            continue
     return None
 
 
