@@ -26,9 +26,8 @@ class Dropout(keras.layers.Layer):
         return x if seed is None else kernels.dropout(x, self.rate, seed)
 
     def step_seed(self, training=None):
-        """This call's int32 `[2]` seed (advancing the generator), or None when nothing is dropped. Kernels that
-        fuse this dropout into a bigger pass (`kernels.residual_layer_norm`, `kernels.attention_weights`) take it
-        with `self.rate`."""
+        """This call's int32 `[2]` seed (advancing the generator), or None when nothing is dropped. A kernel that
+        fuses this dropout into a bigger pass (`kernels.attention_weights`) takes it with `self.rate`."""
         if not training or self.rate == 0.0:
             return None
         # Keras keeps seed state as int64; stateless TF ops (and XLA) want int32.

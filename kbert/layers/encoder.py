@@ -76,12 +76,10 @@ class TransformerEncoderLayer(keras.layers.Layer):
             x = x + self.attention_dropout(attended, training=training)
             feed_forward = self.output_dense(self.intermediate_dense(self.output_layer_norm(x)))
             x = x + self.output_dropout(feed_forward, training=training)
-        else:  # LN(dropout(block(x)) + x), each dropout inside the LayerNorm kernel (the Dropout layer's own mask)
-            x = self.attention_layer_norm(attended, x, dropout_rate=self.attention_dropout.rate,
-                                          dropout_seed=self.attention_dropout.step_seed(training))
+        else:  # LN(x + dropout(block(x))); the LayerNorm kernel adds the residual in its own pass
+            x = self.attention_layer_norm(self.attention_dropout(attended, training=training), residual=x)
             feed_forward = self.output_dense(self.intermediate_dense(x))
-            x = self.output_layer_norm(feed_forward, x, dropout_rate=self.output_dropout.rate,
-                                       dropout_seed=self.output_dropout.step_seed(training))
+            x = self.output_layer_norm(self.output_dropout(feed_forward, training=training), residual=x)
         return (x, probabilities) if return_probabilities else x
 
     def get_config(self):

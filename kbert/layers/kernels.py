@@ -112,28 +112,26 @@ def _gelu_approximate_backward(x, bias, dy):
     return tf.cast(dh, x.dtype), tf.cast(_reduce_rows(dh), bias.dtype)
 
 
-def residual_layer_norm(x, residual, gamma, beta, epsilon, dropout_rate: float = 0.0, seed=None):
-    """LayerNorm of `dropout(x) + residual` (the post-LN residual block; `residual` may be None), in float32.
+def residual_layer_norm(x, residual, gamma, beta, epsilon):
+    """LayerNorm of `x + residual` (the post-LN residual block; `residual` may be None), in float32.
 
-    With `dropout_rate` > 0, `x` is dropped out first with the mask `dropout(x, dropout_rate, seed)` draws (the
-    same elements), inside the same pass. Forward and backward are one XLA kernel each. The backward recomputes the
+    Forward and backward are one XLA kernel each, so the sum is never written out. The backward recomputes the
     normalised rows from the inputs and applies the closed form `rstd * (g - mean(g) - xhat * mean(g * xhat))`,
     `g = dy * gamma`, instead of differentiating `tf.nn.moments` step by step, which stored float32 intermediates
     and took more passes.
     """
-    mask = _dropout_arguments(dropout_rate, seed)
     epsilon = tf.constant(epsilon, tf.float32)
 
     def forward():
         return _concat(_split_call(lambda x, residual, offset: _layer_norm_forward(
-            x, residual, gamma, beta, epsilon, *mask, offset), (x, residual)))
+            x, residual, gamma, beta, epsilon), (x, residual)))
 
     def gradient(dy):
         halves = _split_call(lambda x, residual, dy, offset: _layer_norm_backward(
-            x, residual, gamma, epsilon, dy, *mask, offset), (x, residual, dy))
-        dx, dh = _concat([half[0] for half in halves]), _concat([half[1] for half in halves])
-        dgamma, dbeta = tf.add_n([half[2] for half in halves]), tf.add_n([half[3] for half in halves])
-        return (dx, dgamma, dbeta) if residual is None else (dx, dh, dgamma, dbeta)
+            x, residual, gamma, epsilon, dy), (x, residual, dy))
+        dx = _concat([half[0] for half in halves])
+        dgamma, dbeta = tf.add_n([half[1] for half in halves]), tf.add_n([half[2] for half in halves])
+        return (dx, dgamma, dbeta) if residual is None else (dx, dx, dgamma, dbeta)
 
     if residual is None:
         @tf.custom_gradient
@@ -147,10 +145,9 @@ def residual_layer_norm(x, residual, gamma, beta, epsilon, dropout_rate: float =
     return apply_residual(x, residual, gamma, beta)
 
 
-def _normalised(x, residual, epsilon, seed, threshold, scale, offset):
-    """`(h - mean) / sqrt(variance + epsilon)` of `h = dropout(x) + residual` in float32, and that reciprocal
-    std."""
-    h = _masked(tf.cast(x, tf.float32), seed, threshold, scale, offset)
+def _normalised(x, residual, epsilon):
+    """`(h - mean) / sqrt(variance + epsilon)` of `h = x + residual` in float32, and that reciprocal std."""
+    h = tf.cast(x, tf.float32)
     if residual is not None:
         h += tf.cast(residual, tf.float32)
     centred = h - tf.reduce_mean(h, axis=-1, keepdims=True)
@@ -159,20 +156,19 @@ def _normalised(x, residual, epsilon, seed, threshold, scale, offset):
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
-def _layer_norm_forward(x, residual, gamma, beta, epsilon, seed, threshold, scale, offset):
-    normalised, _ = _normalised(x, residual, epsilon, seed, threshold, scale, offset)
+def _layer_norm_forward(x, residual, gamma, beta, epsilon):
+    normalised, _ = _normalised(x, residual, epsilon)
     return tf.cast(normalised * gamma + beta, x.dtype)
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
-def _layer_norm_backward(x, residual, gamma, epsilon, dy, seed, threshold, scale, offset):
-    normalised, inverse_std = _normalised(x, residual, epsilon, seed, threshold, scale, offset)
+def _layer_norm_backward(x, residual, gamma, epsilon, dy):
+    normalised, inverse_std = _normalised(x, residual, epsilon)
     dy = tf.cast(dy, tf.float32)
     g = dy * gamma
     dh = inverse_std * (g - tf.reduce_mean(g, axis=-1, keepdims=True)
                         - normalised * tf.reduce_mean(g * normalised, axis=-1, keepdims=True))
-    dx = _masked(dh, seed, threshold, scale, offset)  # the same mask as the forward
-    return tf.cast(dx, x.dtype), tf.cast(dh, x.dtype), _reduce_rows(dy * normalised), _reduce_rows(dy)
+    return tf.cast(dh, x.dtype), _reduce_rows(dy * normalised), _reduce_rows(dy)
 
 
 def attention_weights(scores, key_bias, scale: float, dropout_rate: float = 0.0, seed=None):

@@ -22,16 +22,15 @@ class LayerNorm(keras.layers.Layer):
         self.gamma = self.add_weight(shape=(x_shape[-1],), initializer="ones", name="gamma")
         self.beta = self.add_weight(shape=(x_shape[-1],), initializer="zeros", name="beta")
 
-    def call(self, x, residual=None, dropout_rate=0.0, dropout_seed=None):
-        """`LayerNorm(dropout(x) + residual)`; the dropout (a `Dropout` layer's `rate` and `step_seed`) runs inside
-        the same kernel, so `x` is read once."""
+    def call(self, x, residual=None):
+        """`LayerNorm(x + residual)`, the sum made inside the kernel so that it is not written out first."""
         x = keras.ops.cast(x, self.compute_dtype)
         # Tensors, not variables, go into the compiled kernel: under MirroredStrategy a distributed variable
         # passed in loses its gradient.
         gamma, beta = tf.convert_to_tensor(self.gamma.value), tf.convert_to_tensor(self.beta.value)
         if residual is not None:
             residual = keras.ops.cast(residual, self.compute_dtype)
-        return kernels.residual_layer_norm(x, residual, gamma, beta, self.epsilon, dropout_rate, dropout_seed)
+        return kernels.residual_layer_norm(x, residual, gamma, beta, self.epsilon)
 
     def compute_output_shape(self, x_shape, residual_shape=None):
         return x_shape
