@@ -19,8 +19,8 @@ pytest.importorskip("webview", reason="needs pywebview: pip install pywebview")
 pytest.importorskip("PySide6.QtWebEngineWidgets", reason="needs Qt WebEngine: pip install PySide6")
 if shutil.which("Xvfb") is None:
     pytest.skip("needs Xvfb: apt-get install -y xvfb", allow_module_level=True)
-from PIL import ImageGrab  # noqa: E402  (Pillow comes with matplotlib)
 import Xlib.error  # noqa: E402
+from PIL import ImageGrab  # noqa: E402  (Pillow comes with matplotlib)
 from Xlib import X, protocol  # noqa: E402
 
 PRIMARY = (249, 115, 22)  # Gradio's primary orange: the Predict button of the first tab
