@@ -39,7 +39,15 @@ from kbert.training.run_config import (
 )
 from kbert.training.run_files import read_label_names, read_model_files
 from kbert.training.run_lock import one_run_at_a_time
-from kbert.training.runtime import JobResult, build_optimizer, start_run, total_steps, train_and_evaluate
+from kbert.training.runtime import (
+    JobResult,
+    Judging,
+    Training,
+    build_optimizer,
+    start_run,
+    total_steps,
+    train_and_evaluate,
+)
 from kbert.training.strategy import is_chief
 from kbert.training.tasks import ClassificationTask
 
@@ -76,6 +84,7 @@ def finetune(settings: FinetuneSettings, strategy: tf.distribute.Strategy | None
         model = _classifier(backbone, len(names), settings)
         optimizer = build_optimizer(settings, runtime, model, steps)
     task = ClassificationTask(model)
+
     def dataset_fn(context: tf.distribute.InputContext, batch_size: int, first_batch: int) -> tf.data.Dataset:
         pipelines = context.num_input_pipelines
         return classification_dataset(train_examples, names, tokenizer, seq_length=settings.seq_length,
@@ -83,11 +92,11 @@ def finetune(settings: FinetuneSettings, strategy: tf.distribute.Strategy | None
                                       start_batch=first_batch * pipelines).shard(pipelines, context.input_pipeline_id)
 
     heldout = None if eval_examples is None else _eval_dataset(eval_examples, names, tokenizer, settings)
-    return train_and_evaluate(task, optimizer, runtime, settings, steps, dataset_fn,
-                              {"model": model, "backbone": backbone, "optimizer": optimizer}, heldout,
-                              lambda: ({}, _references(eval_examples)),
-                              {"split": "eval", "examples": 0 if eval_examples is None else len(eval_examples)},
-                              title="finetune")
+    training = Training(task, optimizer, dataset_fn, steps,
+                        {"model": model, "backbone": backbone, "optimizer": optimizer})
+    judging = Judging(heldout, lambda: ({}, _references(eval_examples)),
+                      {"split": "eval", "examples": 0 if eval_examples is None else len(eval_examples)})
+    return train_and_evaluate(training, judging, runtime, settings, title="finetune")
 
 
 def evaluate_run(run_dir: str, eval_file: str | None = None, strategy: tf.distribute.Strategy | None = None) -> dict:

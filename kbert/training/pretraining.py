@@ -29,7 +29,15 @@ from kbert.training.memory import check_fits_in_memory
 from kbert.training.run_config import PretrainSettings, read_run_settings, save_settings, settings_from
 from kbert.training.run_files import read_model_files
 from kbert.training.run_lock import one_run_at_a_time
-from kbert.training.runtime import JobResult, build_optimizer, start_run, total_steps, train_and_evaluate
+from kbert.training.runtime import (
+    JobResult,
+    Judging,
+    Training,
+    build_optimizer,
+    start_run,
+    total_steps,
+    train_and_evaluate,
+)
 from kbert.training.strategy import is_chief
 from kbert.training.tasks import PretrainingTask
 
@@ -66,10 +74,10 @@ def pretrain(settings: PretrainSettings, strategy: tf.distribute.Strategy | None
                                    start_batch=first_batch * pipelines, **_data_options(settings)
                                    ).shard(pipelines, context.input_pipeline_id)
 
-    return train_and_evaluate(task, optimizer, runtime, settings, steps, dataset_fn,
-                              {"model": model, "backbone": model.backbone, "optimizer": optimizer}, heldout,
-                              lambda: final_figures(model, tokenizer, corpus, settings, heldout), {"split": "heldout"},
-                              title="pretrain")
+    training = Training(task, optimizer, dataset_fn, steps,
+                        {"model": model, "backbone": model.backbone, "optimizer": optimizer})
+    judging = Judging(heldout, lambda: final_figures(model, tokenizer, corpus, settings, heldout), {"split": "heldout"})
+    return train_and_evaluate(training, judging, runtime, settings, title="pretrain")
 
 
 def evaluate_run(run_dir: str, eval_file: str | None = None, strategy: tf.distribute.Strategy | None = None) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 
 import keras
 import tensorflow as tf
@@ -88,22 +89,41 @@ class JobResult:
     references: dict[str, float]
 
 
-def train_and_evaluate(task: Task, optimizer: keras.optimizers.Optimizer, runtime: Runtime, settings: TrainingSettings,
-                       steps: int, dataset_fn: DatasetFn, checkpointed: dict, heldout: tf.data.Dataset | None,
-                       final_figures, eval_record: dict, title: str) -> JobResult:
-    """Trains `task` (resuming if checkpoints exist), evaluates on `heldout` and records the evaluation in the run's
-    `eval.json` (chief only) with the `eval_record` fields and what `final_figures()` adds once at the end: a pair
-    (more held-out figures of the model, reference figures to judge them by)."""
-    evaluator = Evaluator(task, runtime.strategy)
-    result = train(task, optimizer, runtime.strategy, dataset_fn, loop_options(settings, runtime, steps),
-                   settings.output_dir, checkpointed,
+@dataclasses.dataclass(frozen=True)
+class Training:
+    """What a job trains: its task and optimiser, its batches, how many steps, and what its checkpoints hold."""
+
+    task: Task
+    optimizer: keras.optimizers.Optimizer
+    dataset_fn: DatasetFn
+    steps: int
+    checkpointed: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class Judging:
+    """How a job is judged: its held-out batches (None: not judged), `final_figures()` giving once at the end a
+    pair (more held-out figures, reference figures to judge them by), and the fields eval.json records besides."""
+
+    heldout: tf.data.Dataset | None
+    final_figures: Callable[[], tuple[dict, dict]]
+    record: dict
+
+
+def train_and_evaluate(training: Training, judging: Judging, runtime: Runtime, settings: TrainingSettings,
+                       title: str) -> JobResult:
+    """Trains (resuming if checkpoints exist), evaluates on the held-out batches and records the evaluation in the
+    run's `eval.json` (chief only)."""
+    evaluator, heldout = Evaluator(training.task, runtime.strategy), judging.heldout
+    result = train(training.task, training.optimizer, runtime.strategy, training.dataset_fn,
+                   loop_options(settings, runtime, training.steps), settings.output_dir, training.checkpointed,
                    evaluate_fn=(lambda: evaluator(heldout)) if heldout else None, title=title)
     evaluation, references = {}, {}
     if heldout:
         evaluation = result.evaluation or evaluator(heldout)  # a run that had already finished is evaluated now
-        more, references = final_figures()
+        more, references = judging.final_figures()
         evaluation = {**evaluation, **more}
         if is_chief(runtime.strategy):
             write_json(os.path.join(settings.output_dir, EVAL_FILE),
-                       {**eval_record, "step": result.step, **evaluation, "references": references})
+                       {**judging.record, "step": result.step, **evaluation, "references": references})
     return JobResult(settings.output_dir, result.step, result.seconds, result.metrics, evaluation, references)

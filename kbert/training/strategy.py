@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -110,17 +112,43 @@ def writable_dir(directory: str, strategy: tf.distribute.Strategy) -> Iterator[s
 
 def auto_precision(strategy: tf.distribute.Strategy) -> str:
     """The fastest safe dtype policy here: bfloat16 mixed precision on TPUs, on GPUs from Ampere on and on CPUs
-    with bfloat16 instructions (AVX512-BF16 or AMX); float32 elsewhere. float16 (with loss scaling) is never
-    chosen for you: ask for it with `mixed_float16`."""
+    whose bfloat16 matmuls (AVX512-BF16 or AMX) outrun their float32 ones; float32 elsewhere. float16 (with loss
+    scaling) is never chosen for you: ask for it with `mixed_float16`."""
     if isinstance(strategy, tf.distribute.TPUStrategy):
         return "mixed_bfloat16"
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         major, _ = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0))
         return "mixed_bfloat16" if major >= 8 else "float32"
+    if not cpu_flags() & {"avx512_bf16", "amx_bf16"}:
+        return "float32"
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return "mixed_bfloat16"  # every worker must choose alike, and timings may differ between them
+    return "mixed_bfloat16" if bf16_matmuls_pay() else "float32"
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as file:
-            flags = set(file.read().split())
+            return set(file.read().split())
     except OSError:
-        return "float32"
-    return "mixed_bfloat16" if flags & {"avx512_bf16", "amx_bf16"} else "float32"
+        return set()
+
+
+@functools.cache
+def bf16_matmuls_pay() -> bool:
+    """Whether this CPU multiplies 1024 x 1024 bfloat16 matrices at least 1.2x as fast as float32 ones, timed once
+    (a fraction of a second). The instructions alone do not say: some CPUs that have them run bfloat16 slower
+    (bench/README.md)."""
+    def best_seconds(dtype: tf.DType) -> float:
+        a = tf.cast(tf.random.stateless_normal([1024, 1024], [1, 2]), dtype)
+        tf.matmul(a, a).numpy()  # the first call sets oneDNN up
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            tf.matmul(a, a).numpy()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    return best_seconds(tf.float32) >= 1.2 * best_seconds(tf.bfloat16)
