@@ -38,6 +38,15 @@ def command_line() -> str:
     return shlex.join(["python", *command])
 
 
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as file:
+            return set(file.read().split())
+    except OSError:
+        return set()
+
+
 def _cpu_name() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as file:

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 
 import tensorflow as tf
 
+from kbert.training.machine import cpu_flags
+
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 
 
@@ -125,15 +127,6 @@ def auto_precision(strategy: tf.distribute.Strategy) -> str:
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return "mixed_bfloat16"  # every worker must choose alike, and timings may differ between them
     return "mixed_bfloat16" if bf16_matmuls_pay() else "float32"
-
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as file:
-            return set(file.read().split())
-    except OSError:
-        return set()
 
 
 @functools.cache
