@@ -77,17 +77,18 @@ def verify_checkpoint(prefix: str) -> None:
     try:
         reader = tf.train.load_checkpoint(prefix)
     except (tf.errors.OpError, ValueError, RuntimeError) as error:
-        raise CheckpointError(f"{index} is damaged ({_first_line(error)})") from None
+        raise CheckpointError(f"{index} is damaged ({first_line(error)})") from None
     try:
         for name in reader.get_variable_to_shape_map():
             reader.get_tensor(name)
     except (tf.errors.OpError, IndexError, ValueError, RuntimeError) as error:
         data = sorted(glob.glob(glob.escape(prefix) + ".data-*")) or [prefix + ".data-00000-of-00001"]
         raise CheckpointError(f"{', '.join(data)} {'is' if len(data) == 1 else 'are'} missing or damaged "
-                              f"({_first_line(error)})") from None
+                              f"({first_line(error)})") from None
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """An error's first line (at most 300 characters), for messages that name a file."""
     return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
 
 
@@ -192,6 +193,6 @@ def _read(checkpoint: tf.train.Checkpoint, prefix: str, built_from: str):
     try:
         return checkpoint.read(prefix)
     except (ValueError, tf.errors.InvalidArgumentError) as error:
-        raise ValueError(f"{prefix} does not fit the model built from {built_from} ({_first_line(error)}); was "
+        raise ValueError(f"{prefix} does not fit the model built from {built_from} ({first_line(error)}); was "
                          "bert_config.json or labels.json edited after training? Restore them as the run wrote "
                          "them.") from None

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from kbert.io import read_json
+from kbert.model_card import METADATA_FILE
 from kbert.training.history import METRICS_FILE, read_records
 from kbert.training.jobs import Job, job_of_run
 from kbert.training.progress import format_duration
@@ -50,16 +51,24 @@ def _model_card(run_dir: str, saved: dict, job: Job) -> dict:
     return card
 
 
+# What a card repeats of the card of the run (or exported model) that its run started from.
+_CARRIED = ("data", "steps", "tokens_seen", "training_time", "command", "started_from")
+
+
 def _earlier_run(prefix: str) -> dict:
-    """What the card says about the run whose checkpoint this one started from: the checkpoint, and while that
-    run's directory is still there, its own card's data, length and command."""
+    """What the card says about the run whose checkpoint this one started from: the checkpoint (or exported
+    model), and while that run's directory is still there (or from the export's metadata), its data, length and
+    command."""
+    metadata = os.path.join(prefix, METADATA_FILE)
+    if os.path.isfile(metadata):  # an exported model: its own card says how it was made
+        card = read_json(metadata).get("model_card", {})
+        return {"model": prefix, **{key: card[key] for key in _CARRIED if key in card}}
     run_dir = os.path.dirname(prefix)
     if load_saved_settings(run_dir) is None:
         return {"checkpoint": prefix}
     job, saved = job_of_run(run_dir)
     card = _model_card(run_dir, saved, job)
-    return {"checkpoint": prefix, **{key: card[key] for key in ("data", "steps", "tokens_seen", "training_time",
-                                                                "command", "started_from") if key in card}}
+    return {"checkpoint": prefix, **{key: card[key] for key in _CARRIED if key in card}}
 
 
 def training_seconds(records: list[dict], batch_size: int) -> float:

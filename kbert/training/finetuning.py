@@ -27,12 +27,11 @@ from kbert.text.labeled_data import (
 from kbert.text.sentiment import load_sentiment
 from kbert.text.tokenizer import BertTokenizer
 from kbert.text.vocab import load_vocabulary, save_vocabulary
-from kbert.training.checkpoints import holds_checkpoints, load_backbone_weights, resolve_checkpoint, restore_model
+from kbert.training.checkpoints import holds_checkpoints, restore_model
 from kbert.training.loop import Evaluator
 from kbert.training.memory import check_fits_in_memory
 from kbert.training.run_config import (
     FinetuneSettings,
-    load_saved_settings,
     read_run_settings,
     save_settings,
     settings_from,
@@ -48,6 +47,7 @@ from kbert.training.runtime import (
     total_steps,
     train_and_evaluate,
 )
+from kbert.training.starting_point import StartingPoint, starting_point
 from kbert.training.strategy import is_chief
 from kbert.training.tasks import ClassificationTask
 
@@ -57,8 +57,8 @@ def finetune(settings: FinetuneSettings, strategy: tf.distribute.Strategy | None
     """Runs (or resumes) the fine-tuning job of `settings`; returns its figures. See the module docstring."""
     runtime = start_run(settings, "finetune", strategy)
     strategy = runtime.strategy
-    init = resolve_checkpoint(settings.init_checkpoint) if settings.init_checkpoint else None
-    source = _model_source(settings, init)
+    start = starting_point(settings.init_checkpoint) if settings.init_checkpoint else None
+    source = _model_source(settings, start)
     config = BertConfig.from_json_file(source["bert_config"])
     if settings.seq_length > config.max_position_embeddings:
         raise ValueError(f"seq_length {settings.seq_length} exceeds the model's max_position_embeddings "
@@ -72,15 +72,16 @@ def finetune(settings: FinetuneSettings, strategy: tf.distribute.Strategy | None
         save_vocabulary(vocab, os.path.join(settings.output_dir, VOCAB_FILE))
         config.to_json_file(os.path.join(settings.output_dir, CONFIG_FILE))
         write_json(os.path.join(settings.output_dir, LABELS_FILE), names)
-        save_settings(settings, "finetune", {**runtime.describe(), "steps": steps, "init_checkpoint": init,
+        save_settings(settings, "finetune", {**runtime.describe(), "steps": steps,
+                                             "init_checkpoint": start.path if start else None,
                                              "lowercase": source["lowercase"],
                                              "fold_full_width": source["fold_full_width"],
                                              "train_examples": len(train_examples)})
 
     with strategy.scope():
         backbone = BertBackbone(config)
-        if init:
-            load_backbone_weights(backbone, init)
+        if start:
+            start.load_backbone(backbone)
         model = _classifier(backbone, len(names), settings)
         optimizer = build_optimizer(settings, runtime, model, steps)
     task = ClassificationTask(model)
@@ -162,24 +163,23 @@ def _references(examples: LabeledExamples) -> dict[str, float]:
     return {"accuracy_majority_label": collections.Counter(examples.labels).most_common(1)[0][1] / len(examples)}
 
 
-def _model_source(settings: FinetuneSettings, init: str | None) -> dict:
-    """Where the config and vocabulary come from (given, else beside the init checkpoint), the lower-casing (given,
-    else as the pretraining run did, else on) and the full-width folding (as the pretraining run did, else off)."""
-    run_dir = os.path.dirname(init) if init else None
+def _model_source(settings: FinetuneSettings, start: StartingPoint | None) -> dict:
+    """Where the config and vocabulary come from (given, else the starting point's), the lower-casing (given, else
+    as the starting point's text was, else on) and the full-width folding (as the starting point's, else off)."""
     found = {}
-    for key, name in (("bert_config", CONFIG_FILE), ("vocab", VOCAB_FILE)):
-        found[key] = getattr(settings, key) or (os.path.join(run_dir, name) if run_dir else None)
+    for key, name in (("bert_config", "config_file"), ("vocab", "vocab_file")):
+        found[key] = getattr(settings, key) or (getattr(start, name) if start else None)
         if not found[key]:
-            raise ValueError(f"no {key.replace('_', ' ')}: give --init-checkpoint (a pretraining run directory), "
-                             f"or --{'config' if key == 'bert_config' else 'vocab'} to start from scratch.")
+            raise ValueError(f"no {key.replace('_', ' ')}: give --init-checkpoint (a pretraining run directory or "
+                             f"an exported model), or --{'config' if key == 'bert_config' else 'vocab'} to start "
+                             "from scratch.")
         if not os.path.exists(found[key]):
             raise FileNotFoundError(f"{found[key]} not found; pass --{'config' if key == 'bert_config' else key}.")
-    saved = load_saved_settings(run_dir) if run_dir else None
     lowercase = settings.lowercase
     if lowercase is None:
-        lowercase = saved["settings"].get("lowercase", True) if saved else True
+        lowercase = True if start is None or start.lowercase is None else start.lowercase
     found["lowercase"] = lowercase
-    found["fold_full_width"] = bool(saved and saved["resolved"].get("fold_full_width", False))
+    found["fold_full_width"] = bool(start and start.fold_full_width)
     return found
 
 

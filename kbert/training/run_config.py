@@ -117,7 +117,7 @@ class PretrainSettings(TrainingSettings):
 
 @dataclasses.dataclass
 class FinetuneSettings(TrainingSettings):
-    """Fine-tuning a classifier on labelled texts, from a pretraining run's checkpoint."""
+    """Fine-tuning a classifier on labelled texts, from a pretraining run's checkpoint or an exported model."""
 
     output_dir: str = _field("runs/finetune", "where checkpoints, logs, labels.json, vocab and config go")
     train_file: str | None = _field(None, "CSV, TSV or JSONL of labelled texts (default: the review-sentiment demo)")
@@ -125,10 +125,13 @@ class FinetuneSettings(TrainingSettings):
     text_column: str = _field("text", "column of the text")
     text_pair_column: str | None = _field(None, "column of the second text, for sentence pairs")
     label_column: str = _field("label", "column of the label")
-    init_checkpoint: str | None = _field(None, "pretraining run directory or checkpoint prefix to start from")
-    bert_config: str | None = _field(None, "bert_config.json (default: the one beside the init checkpoint)")
-    vocab: str | None = _field(None, "vocab.txt (default: the one beside the init checkpoint)")
-    lowercase: bool | None = _field(None, "lower-case and strip accents (default: as the pretraining run did)")
+    init_checkpoint: str | None = _field(None, "where the backbone starts: a pretraining run directory, a "
+                                               "checkpoint prefix in one, or an exported model such as "
+                                               "saved_models/zh-mini")
+    bert_config: str | None = _field(None, "bert_config.json (default: the init checkpoint's)")
+    vocab: str | None = _field(None, "vocab.txt (default: the init checkpoint's)")
+    lowercase: bool | None = _field(None, "lower-case and strip accents (default: as the init checkpoint's text "
+                                          "was)")
     epochs: float | None = _field(2.0, "passes over the training data, when steps is not given")
     learning_rate: float = _field(1e-4, "peak learning rate (BERT-base: 2e-5 to 5e-5; tiny models: up to 1e-3)")
     dropout: float | None = _field(None, "classifier dropout (default: the config's hidden_dropout_prob)")
