@@ -53,6 +53,7 @@ from kbert.training.fill_mask_quality import (  # noqa: E402
 from kbert.training.history import METRICS_FILE, read_records  # noqa: E402
 from kbert.training.loop import Evaluator, LoopOptions, make_train_step  # noqa: E402
 from kbert.training.optimization import WarmupLinearDecay, make_optimizer  # noqa: E402
+from kbert.training.restoring import run_precision  # noqa: E402
 from kbert.training.run_config import PretrainSettings, read_run_settings  # noqa: E402
 from kbert.training.tasks import PretrainingTask  # noqa: E402
 
@@ -110,9 +111,9 @@ def evaluate_run(run_dir: str, corpus, examples, everyday, speeds: dict[str, flo
             cache = {row["step"]: row for row in saved["rows"]}
     checkpoints = [(step, prefix) for step, prefix in checkpoint_prefixes(run_dir) if step not in cache]
     if checkpoints:
-        saved = read_run_settings(run_dir, "pretrain")
-        with precision.policy(saved["resolved"]["precision"]):
-            model, tokenizer, settings, _ = pretraining.restore_run(run_dir)
+        with run_precision(run_dir, "pretrain"):
+            run = pretraining.restore_run(run_dir)
+            model, tokenizer, settings = run.model, run.tokenizer, run.settings
             options = {**vars(settings), **HELDOUT}
             heldout = pretraining.heldout_dataset(corpus, tokenizer, PretrainSettings(**options))
             evaluate = Evaluator(PretrainingTask(model, tokenizer.mask_id), tf.distribute.get_strategy())

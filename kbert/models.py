@@ -217,7 +217,7 @@ class BertClassifier(BertWithHeads):
         super().__init__(backbone, objectives.ClassificationObjective(num_labels, dropout), **kwargs)
         # === Config ===
         self.num_labels = num_labels
-        self.dropout = backbone.config.hidden_dropout_prob if dropout is None else dropout
+        self.dropout = dropout  # None: the config's hidden_dropout_prob, as the objective resolves it
 
     def get_config(self):
         return {"backbone": keras.saving.serialize_keras_object(self.backbone), "num_labels": self.num_labels,

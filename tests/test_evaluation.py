@@ -67,7 +67,8 @@ def models(tmp_path_factory):
                                 batch_size=8, steps=4, checkpoint_every=2, keep_checkpoints=5, eval_every=1000,
                                 log_every=1, precision="float32", strategy="default")
     pretraining.pretrain(settings)
-    model, tokenizer, _, _ = pretraining.restore_run(settings.output_dir)
+    restored = pretraining.restore_run(settings.output_dir)
+    model, tokenizer = restored.model, restored.tokenizer
     pretrained = export_model(model, tokenizer, root / "models", name="zh", seq_length=64, model_card=MODEL_CARD)
     classifier = BertClassifier(BertBackbone(model.backbone.config), num_labels=len(LABEL_NAMES))
     classifier_dir = export_model(classifier, tokenizer, root / "models", name="sentiment",

@@ -28,7 +28,8 @@ def test_an_export_starts_a_backbone_with_the_weights_of_the_run_it_came_from(ex
     model_dir, runs = exported
     start = starting_point(model_dir)
     assert start.exported and start.path == str(model_dir / "1")
-    run_model, tokenizer, _, _ = pretraining.restore_run(str(runs["pretrain"]))
+    restored = pretraining.restore_run(str(runs["pretrain"]))
+    run_model, tokenizer = restored.model, restored.tokenizer
     assert (start.lowercase, start.fold_full_width) == (tokenizer.lowercase, tokenizer.fold_full_width)
     assert (model_dir / "1" / "vocab.txt").read_text() == (runs["pretrain"] / "vocab.txt").read_text()
     backbone = BertBackbone(BertConfig.from_json_file(start.config_file))
@@ -39,15 +40,19 @@ def test_an_export_starts_a_backbone_with_the_weights_of_the_run_it_came_from(ex
         np.testing.assert_array_equal(weight.numpy(), expected[weight.path])
 
 
-def test_train_py_fine_tunes_from_an_export_and_its_card_says_so(exported, tmp_path):
+def test_train_py_fine_tunes_from_an_export_with_encoder_dropout_and_its_card_says_so(exported, tmp_path):
     model_dir, runs = exported
     root = runs["pretrain"].parent
     output = tmp_path / "classifier"
     assert train.main(["finetune", str(root / "train.csv"), "--eval-file", str(root / "test.csv"), "--output-dir",
                        str(output), "--init-checkpoint", str(model_dir), "--steps", "1", "--batch-size", "8",
-                       "--seq-length", "16"]) == 0
+                       "--seq-length", "16", "--dropout", "0.1"]) == 0
     saved = json.loads((output / "settings.json").read_text())
     assert saved["resolved"]["init_checkpoint"] == str(model_dir / "1")
+    pretrained = json.loads((model_dir / "1" / "bert_config.json").read_text())
+    config = json.loads((output / "bert_config.json").read_text())
+    assert pretrained["hidden_dropout_prob"] == pretrained["attention_probs_dropout_prob"] == 0.0
+    assert config == {**pretrained, "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1}  # --dropout
     assert (output / "vocab.txt").read_text() == (model_dir / "1" / "vocab.txt").read_text()
     assert train.main(["export", str(output), "--models-dir", str(tmp_path / "models")]) == 0
     earlier = (tmp_path / "models" / "classifier" / "1" / "README.md").read_text().split("## Started from")[1]

@@ -26,7 +26,6 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from kbert import precision
 from kbert.io import write_bytes, write_text
 from kbert.pipeline import ClassifyPipeline, FillMaskPipeline, NextSentencePipeline, pipeline
 from kbert.text.bigram import CharacterBigram
@@ -40,6 +39,7 @@ from kbert.training.fill_mask_quality import heldout_examples
 from kbert.training.history import METRICS_FILE, read_records
 from kbert.training.loop import Evaluator
 from kbert.training.machine import describe_hardware
+from kbert.training.restoring import run_precision
 from kbert.training.run_config import SETTINGS_FILE, PretrainSettings, read_run_settings, settings_from
 from kbert.training.tasks import PretrainingTask
 
@@ -73,8 +73,9 @@ def pretraining_curve(run_dir: str, corpus: Corpus | None = None) -> dict[str, A
     checkpoints; with the reference accuracies and the size of the held-out set (`corpus`: the run's, by default)."""
     checkpoints = checkpoint_prefixes(run_dir)
     policy = read_run_settings(run_dir, "pretrain")["resolved"]["precision"]
-    with precision.policy(policy):  # the run's, as `pretraining.evaluate_run` does
-        model, tokenizer, settings, _ = pretraining.restore_run(run_dir)
+    with run_precision(run_dir, "pretrain"):  # as `pretraining.evaluate_run` does
+        run = pretraining.restore_run(run_dir)
+        model, tokenizer, settings = run.model, run.tokenizer, run.settings
         corpus = corpus or load_corpus(settings.corpus, settings.data_dir)
         heldout = pretraining.heldout_dataset(corpus, tokenizer, settings)
         if heldout is None:

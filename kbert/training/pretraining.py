@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from kbert import precision
 from kbert.config import BertConfig
 from kbert.export import export_model
 from kbert.model_card import CONFIG_FILE, VOCAB_FILE
@@ -22,11 +21,13 @@ from kbert.text.corpus import DEFAULT_CORPUS, EMBEDDED_DESCRIPTIONS, Corpus, is_
 from kbert.text.pretraining_data import pretraining_dataset
 from kbert.text.tokenizer import BertTokenizer
 from kbert.text.vocab import load_vocabulary, save_vocabulary, train_vocabulary
+from kbert.training import restoring
 from kbert.training.checkpoints import holds_checkpoints, resolve_checkpoint, restore_model
 from kbert.training.fill_mask_quality import heldout_fill_mask
 from kbert.training.loop import Evaluator
 from kbert.training.memory import check_fits_in_memory
-from kbert.training.run_config import PretrainSettings, read_run_settings, save_settings, settings_from
+from kbert.training.restoring import RestoredRun, run_precision
+from kbert.training.run_config import PretrainSettings, read_run_settings, save_settings
 from kbert.training.run_files import read_model_files
 from kbert.training.run_lock import one_run_at_a_time
 from kbert.training.runtime import (
@@ -85,23 +86,22 @@ def evaluate_run(run_dir: str, eval_file: str | None = None, strategy: tf.distri
     if eval_file:
         raise ValueError("--eval-file is for fine-tuning runs; a pretraining run is evaluated on its corpus's "
                          "held-out split.")
-    saved = read_run_settings(run_dir, "pretrain")
-    precision.set_policy(saved["resolved"]["precision"])
     strategy = strategy or tf.distribute.get_strategy()
-    model, tokenizer, settings, prefix = restore_run(run_dir, strategy)
-    corpus = load_corpus(settings.corpus, settings.data_dir)
-    heldout = heldout_dataset(corpus, tokenizer, settings)
-    if heldout is None:
-        raise ValueError(f"the corpus of {run_dir} has too little held-out text to evaluate on.")
-    metrics = Evaluator(PretrainingTask(model, tokenizer.mask_id), strategy)(heldout)
-    more, references = final_figures(model, tokenizer, corpus, settings, heldout)
-    return {"checkpoint": prefix, **metrics, **more, "references": references}
+    with run_precision(run_dir, "pretrain"):
+        run = restore_run(run_dir, strategy)
+        corpus = load_corpus(run.settings.corpus, run.settings.data_dir)
+        heldout = heldout_dataset(corpus, run.tokenizer, run.settings)
+        if heldout is None:
+            raise ValueError(f"the corpus of {run_dir} has too little held-out text to evaluate on.")
+        metrics = Evaluator(PretrainingTask(run.model, run.tokenizer.mask_id), strategy)(heldout)
+        more, references = final_figures(run.model, run.tokenizer, corpus, run.settings, heldout)
+    return {"checkpoint": run.prefix, **metrics, **more, "references": references}
 
 
 def export_run(run_dir: str, models_dir: str | os.PathLike, name: str, model_card: dict) -> Path:
     """Exports the run's newest checkpoint as the next version of `models_dir/name`; returns its directory."""
-    model, tokenizer, settings, _ = restore_run(run_dir)
-    return export_model(model, tokenizer, models_dir, name=name, seq_length=settings.seq_length,
+    run = restore_run(run_dir)
+    return export_model(run.model, run.tokenizer, models_dir, name=name, seq_length=run.settings.seq_length,
                         model_card=model_card)
 
 
@@ -111,19 +111,11 @@ def describe_data(settings: dict) -> str:
     return f"corpus: {EMBEDDED_DESCRIPTIONS[corpus] if is_embedded(corpus) else corpus}"
 
 
-def restore_run(run_dir: str, strategy: tf.distribute.Strategy | None = None
-                ) -> tuple[BertPretrainer, BertTokenizer, PretrainSettings, str]:
-    """A pretraining run's model (at its newest checkpoint), tokenizer, settings and checkpoint prefix, built
-    under the current dtype policy."""
-    saved = read_run_settings(run_dir, "pretrain")
-    settings = settings_from(PretrainSettings, saved["settings"], os.path.join(run_dir, "settings.json"))
-    config, vocab = read_model_files(run_dir)
-    # Runs from before fold_full_width existed tokenized without it.
-    tokenizer = BertTokenizer(vocab, lowercase=settings.lowercase,
-                              fold_full_width=saved["resolved"].get("fold_full_width", False))
-    with (strategy or tf.distribute.get_strategy()).scope():
-        model = pretrainer(config, settings.seq_length)
-    return model, tokenizer, settings, restore_model(model, run_dir)
+def restore_run(run_dir: str, strategy: tf.distribute.Strategy | None = None) -> RestoredRun:
+    """A pretraining run's model (at its newest checkpoint), tokenizer and settings, built under the current dtype
+    policy."""
+    return restoring.restore_run(run_dir, "pretrain", PretrainSettings,
+                                 lambda config, settings, _: pretrainer(config, settings.seq_length), strategy)
 
 
 def pretrainer(config: BertConfig, seq_length: int) -> BertPretrainer:

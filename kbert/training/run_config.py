@@ -134,7 +134,8 @@ class FinetuneSettings(TrainingSettings):
                                           "was)")
     epochs: float | None = _field(2.0, "passes over the training data, when steps is not given")
     learning_rate: float = _field(1e-4, "peak learning rate (BERT-base: 2e-5 to 5e-5; tiny models: up to 1e-3)")
-    dropout: float | None = _field(None, "classifier dropout (default: the config's hidden_dropout_prob)")
+    dropout: float | None = _field(None, "dropout in the encoder (hidden layers and attention) and the classifier "
+                                         "while fine-tuning (default: the config's)")
 
     def check(self, fail: Callable[[str, str], None]) -> None:
         """The checks of fine-tuning's own fields (see `validate`)."""
