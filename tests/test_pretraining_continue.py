@@ -72,3 +72,55 @@ def test_a_continued_run_takes_no_other_config_or_vocabulary(tmp_path):
     with pytest.raises(ValueError, match="init_checkpoint = 'run'; the model and vocabulary come from the "
                                          "checkpoint's run: leave out --config and --vocab"):
         settings_from(PretrainSettings, {"init_checkpoint": "run", "vocab": str(tmp_path / "vocab.txt")})
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """The tiny pretraining and fine-tuning runs, exported under `models/` as `pretrain/1` and `finetune/1`."""
+    runs = tiny_runs(tmp_path_factory.getbasetemp() / "tiny_runs")
+    models = tmp_path_factory.mktemp("continue_models")
+    for run in runs.values():
+        assert train.main(["export", str(run), "--models-dir", str(models)]) == 0
+    return models, runs
+
+
+def test_a_run_continues_every_weight_of_an_exported_pretrainer_heads_included(exported, tmp_path):
+    models, runs = exported
+    settings = settings_from(PretrainSettings, {"init_checkpoint": str(models / "pretrain"), "seq_length": 32,
+                                                "output_dir": str(tmp_path / "unused")})
+    start = pretraining._starting_run(settings)
+    assert start.prefix == str(models / "pretrain" / "1")
+    assert start.vocab == (runs["pretrain"] / "vocab.txt").read_text().splitlines()
+    config = pretraining._model_config(settings, len(start.vocab), start)
+    model = pretraining.pretrainer(config, settings.seq_length)
+    pretraining._continue_from(model, start)
+    old = pretraining.restore_run(str(runs["pretrain"])).model
+    heads = [weight for weight in old.weights if not weight.path.startswith(old.backbone.name)]
+    assert heads  # the masked-LM and next-sentence heads come with the export, not freshly initialised
+    for new_weight, old_weight in zip(model.weights, old.weights, strict=True):
+        np.testing.assert_array_equal(new_weight.numpy(), old_weight.numpy())
+
+
+def test_train_py_continues_an_export_and_its_card_carries_the_exports(exported, tmp_path):
+    models, runs = exported
+    root = runs["pretrain"].parent
+    argv = pretrain_argv(root, tmp_path / "more", "--init-checkpoint", str(models / "pretrain" / "1"),
+                         "--steps", "1", "--log-every", "1")
+    assert train.main(argv) == 0
+    saved = json.loads((tmp_path / "more" / "settings.json").read_text())
+    assert saved["resolved"]["init_checkpoint"] == str(models / "pretrain" / "1")
+    assert train.main(["export", str(tmp_path / "more"), "--models-dir", str(tmp_path / "models")]) == 0
+    earlier = (tmp_path / "models" / "more" / "1" / "README.md").read_text().split("## Started from")[1]
+    assert str(models / "pretrain" / "1") in earlier and "--steps 4" in earlier  # the export, and how it was made
+
+
+def test_pretraining_refuses_to_continue_an_exported_classifier_or_other_tokenization(exported, tmp_path):
+    models, _ = exported
+    settings = settings_from(PretrainSettings, {"init_checkpoint": str(models / "finetune"),
+                                                "output_dir": str(tmp_path / "x")})
+    with pytest.raises(ValueError, match=r"finetune is an exported classifier; pretraining continues a pretrainer"):
+        pretraining._starting_run(settings)
+    settings = settings_from(PretrainSettings, {"init_checkpoint": str(models / "pretrain"), "lowercase": False,
+                                                "output_dir": str(tmp_path / "x")})
+    with pytest.raises(ValueError, match="was trained with lowercase True; continue it with the same: --lowercase"):
+        pretraining._starting_run(settings)

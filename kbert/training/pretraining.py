@@ -22,7 +22,7 @@ from kbert.text.pretraining_data import pretraining_dataset
 from kbert.text.tokenizer import BertTokenizer
 from kbert.text.vocab import load_vocabulary, save_vocabulary, train_vocabulary
 from kbert.training import restoring
-from kbert.training.checkpoints import holds_checkpoints, resolve_checkpoint, restore_model
+from kbert.training.checkpoints import holds_checkpoints
 from kbert.training.fill_mask_quality import heldout_fill_mask
 from kbert.training.loop import Evaluator
 from kbert.training.memory import check_fits_in_memory
@@ -39,6 +39,7 @@ from kbert.training.runtime import (
     total_steps,
     train_and_evaluate,
 )
+from kbert.training.starting_point import StartingPoint, starting_point
 from kbert.training.strategy import is_chief
 from kbert.training.tasks import PretrainingTask
 
@@ -134,37 +135,46 @@ def _data_options(settings: PretrainSettings) -> dict:
 
 @dataclasses.dataclass(frozen=True)
 class _StartingRun:
-    """The pretraining run that `--init-checkpoint` continues from: its checkpoint prefix, model and vocabulary."""
+    """The pretrainer that `--init-checkpoint` continues: where its weights are (`prefix`: a checkpoint prefix or
+    an export's version directory), its model and vocabulary."""
 
     prefix: str
-    run_dir: str
+    start: StartingPoint
     config: BertConfig
     vocab: list[str]
 
 
 def _starting_run(settings: PretrainSettings) -> _StartingRun | None:
-    """The run named by settings.init_checkpoint (a run directory or a checkpoint prefix in one), checked to
-    tokenize as this run does; None without one."""
+    """The pretrainer named by settings.init_checkpoint (a pretraining run directory, a checkpoint prefix in one,
+    or an exported pretrainer such as saved_models/zh-mini), checked to tokenize as this run does; None without
+    one."""
     if not settings.init_checkpoint:
         return None
-    prefix = resolve_checkpoint(settings.init_checkpoint)
-    run_dir = os.path.dirname(prefix)
-    saved = read_run_settings(run_dir, "pretrain")
-    for field, value in (("lowercase", saved["settings"]["lowercase"]),
-                         ("fold_full_width", saved["resolved"].get("fold_full_width", False))):
+    start = starting_point(settings.init_checkpoint)
+    if start.exported:
+        if start.model_type != "pretrainer":
+            raise ValueError(f"--init-checkpoint {settings.init_checkpoint} is an exported {start.model_type}; "
+                             "pretraining continues a pretrainer (with its masked-LM and next-sentence heads), "
+                             "such as saved_models/zh-mini.")
+        tokenization = (("lowercase", start.lowercase), ("fold_full_width", start.fold_full_width))
+    else:
+        saved = read_run_settings(start.directory, "pretrain")
+        tokenization = (("lowercase", saved["settings"]["lowercase"]),
+                        ("fold_full_width", saved["resolved"].get("fold_full_width", False)))
+    for field, value in tokenization:
         if getattr(settings, field) != value:
             flag = f"--{'' if value else 'no-'}{field.replace('_', '-')}"
             raise ValueError(f"--init-checkpoint {settings.init_checkpoint} was trained with {field} {value}; "
                              f"continue it with the same: {flag}")
-    config, vocab = read_model_files(run_dir)
-    return _StartingRun(prefix, run_dir, config, vocab)
+    config, vocab = read_model_files(start.directory)
+    return _StartingRun(start.path, start, config, vocab)
 
 
 def _continue_from(model: BertPretrainer, start: _StartingRun) -> None:
     """Fills `model` with the starting run's weights (backbone and heads); a position table longer than the
     starting run's keeps its freshly initialised rows past the old length, which this run then learns."""
     old = pretrainer(start.config, start.config.max_position_embeddings)
-    restore_model(old, start.prefix)
+    start.start.load_model(old)
     # Same architecture, so the same weights in the same order (paths differ only in Keras' uniquified names).
     for weight, old_weight in zip(model.weights, old.weights, strict=True):
         value = old_weight.numpy()

@@ -70,7 +70,8 @@ class PretrainSettings(TrainingSettings):
     bert_config: str | None = _field(None, "a bert_config.json, instead of the preset")
     vocab: str | None = _field(None, "a vocab.txt, instead of training one on the corpus")
     vocab_size: int = _field(8000, "size of the vocabulary trained on the corpus")
-    init_checkpoint: str | None = _field(None, "a pretraining run directory or checkpoint prefix to continue from: "
+    init_checkpoint: str | None = _field(None, "a pretraining run directory, a checkpoint prefix in one, or an "
+                                               "exported pretrainer (saved_models/zh-mini) to continue from: "
                                                "its model, vocabulary and heads (--preset, --config, --vocab and "
                                                "--vocab-size then do not apply); a longer seq_length grows the "
                                                "position table")
