@@ -7,5 +7,5 @@
     loop.py          the training loop and evaluation                      tasks.py       a model and its objective
     optimization.py  AdamW/LAMB, warm-up + linear decay, clipping          checkpoints.py save, resume, load weights
     history.py       metrics.jsonl, TensorBoard scalars, learning curves   progress.py    live line, summary table
-    restoring.py     a run read back: model, tokenizer, settings           starting_point.py  where fine-tuning starts
+    restoring.py     a run read back: model, tokenizer, settings           starting_point.py  a run's first weights
 """

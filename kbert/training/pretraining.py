@@ -138,10 +138,13 @@ class _StartingRun:
     """The pretrainer that `--init-checkpoint` continues: where its weights are (`prefix`: a checkpoint prefix or
     an export's version directory), its model and vocabulary."""
 
-    prefix: str
-    start: StartingPoint
+    source: StartingPoint
     config: BertConfig
     vocab: list[str]
+
+    @property
+    def prefix(self) -> str:
+        return self.source.path
 
 
 def _starting_run(settings: PretrainSettings) -> _StartingRun | None:
@@ -167,14 +170,14 @@ def _starting_run(settings: PretrainSettings) -> _StartingRun | None:
             raise ValueError(f"--init-checkpoint {settings.init_checkpoint} was trained with {field} {value}; "
                              f"continue it with the same: {flag}")
     config, vocab = read_model_files(start.directory)
-    return _StartingRun(start.path, start, config, vocab)
+    return _StartingRun(start, config, vocab)
 
 
 def _continue_from(model: BertPretrainer, start: _StartingRun) -> None:
     """Fills `model` with the starting run's weights (backbone and heads); a position table longer than the
     starting run's keeps its freshly initialised rows past the old length, which this run then learns."""
     old = pretrainer(start.config, start.config.max_position_embeddings)
-    start.start.load_model(old)
+    start.source.load_model(old)
     # Same architecture, so the same weights in the same order (paths differ only in Keras' uniquified names).
     for weight, old_weight in zip(model.weights, old.weights, strict=True):
         value = old_weight.numpy()

@@ -20,7 +20,7 @@ _EXPORT_VARIABLES = os.path.join("variables", "variables")  # the checkpoint pre
 
 @dataclasses.dataclass(frozen=True)
 class StartingPoint:
-    """A backbone's starting weights: `path` is what settings.json records (a checkpoint prefix or an export's
+    """A run's starting weights: `path` is what settings.json records (a checkpoint prefix or an export's
     version directory); bert_config.json and vocab.txt lie in `directory`."""
 
     path: str
