@@ -114,8 +114,12 @@ def test_train_py_continues_an_export_and_its_card_carries_the_exports(exported,
     assert str(models / "pretrain" / "1") in earlier and "--steps 4" in earlier  # the export, and how it was made
 
 
-def test_pretraining_refuses_to_continue_an_exported_classifier_or_other_tokenization(exported, tmp_path):
-    models, _ = exported
+def test_pretraining_refuses_to_continue_a_classifier_run_or_export_or_other_tokenization(exported, tmp_path):
+    models, runs = exported
+    settings = settings_from(PretrainSettings, {"init_checkpoint": str(runs["finetune"]),
+                                                "output_dir": str(tmp_path / "x")})
+    with pytest.raises(ValueError, match="finetune holds a finetune run, not a pretrain run"):
+        pretraining._starting_run(settings)
     settings = settings_from(PretrainSettings, {"init_checkpoint": str(models / "finetune"),
                                                 "output_dir": str(tmp_path / "x")})
     with pytest.raises(ValueError, match=r"finetune is an exported classifier; pretraining continues a pretrainer"):

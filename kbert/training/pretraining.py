@@ -154,17 +154,14 @@ def _starting_run(settings: PretrainSettings) -> _StartingRun | None:
     if not settings.init_checkpoint:
         return None
     start = starting_point(settings.init_checkpoint)
-    if start.exported:
-        if start.model_type != "pretrainer":
-            raise ValueError(f"--init-checkpoint {settings.init_checkpoint} is an exported {start.model_type}; "
-                             "pretraining continues a pretrainer (with its masked-LM and next-sentence heads), "
-                             "such as saved_models/zh-mini.")
-        tokenization = (("lowercase", start.lowercase), ("fold_full_width", start.fold_full_width))
-    else:
-        saved = read_run_settings(start.directory, "pretrain")
-        tokenization = (("lowercase", saved["settings"]["lowercase"]),
-                        ("fold_full_width", saved["resolved"].get("fold_full_width", False)))
-    for field, value in tokenization:
+    if not start.exported:
+        read_run_settings(start.directory, "pretrain")  # refuses a fine-tuning run, or a directory without settings
+    elif start.model_type != "pretrainer":
+        raise ValueError(f"--init-checkpoint {settings.init_checkpoint} is an exported {start.model_type}; "
+                         "pretraining continues a pretrainer (with its masked-LM and next-sentence heads), "
+                         "such as saved_models/zh-mini.")
+    for field in ("lowercase", "fold_full_width"):
+        value = getattr(start, field)
         if getattr(settings, field) != value:
             flag = f"--{'' if value else 'no-'}{field.replace('_', '-')}"
             raise ValueError(f"--init-checkpoint {settings.init_checkpoint} was trained with {field} {value}; "
