@@ -3,6 +3,8 @@ fixed corpus (and so a new vocabulary) or with other settings (the fix a diverge
 
 import json
 
+import pytest
+
 import train
 from kbert.text.vocab import load_vocabulary
 from tests.run_support import pretrain_argv, write_corpus
@@ -48,3 +50,21 @@ def test_a_run_with_a_checkpoint_still_refuses_other_settings(tmp_path, capsys):
     capsys.readouterr()
     assert train.main(pretrain_argv(tmp_path, output, "--steps", "3", "--checkpoint-every", "1")) == 2
     assert "holds a run started with other settings: steps (2 before, 3 now)" in capsys.readouterr().err
+
+
+def test_a_field_that_an_older_run_did_not_save_counts_as_its_default(tmp_path):
+    from kbert.training.checkpoints import STATE_FILE
+    from kbert.training.run_config import PretrainSettings, check_resumable, save_settings, settings_from
+
+    output = tmp_path / "run"
+    output.mkdir()
+    settings = settings_from(PretrainSettings, {"output_dir": str(output)})
+    save_settings(settings, "pretrain")
+    saved = json.loads((output / "settings.json").read_text())
+    del saved["settings"]["weight_decay"]  # a run written before the field existed
+    (output / "settings.json").write_text(json.dumps(saved))
+    (output / STATE_FILE).write_text('model_checkpoint_path: "ckpt-1"\n')
+    check_resumable(settings, "pretrain")  # the default: the run resumes
+    changed = settings_from(PretrainSettings, {"output_dir": str(output), "weight_decay": 0.1})
+    with pytest.raises(ValueError, match=r"other settings: weight_decay \(0.01 before, 0.1 now\)"):
+        check_resumable(changed, "pretrain")

@@ -268,7 +268,7 @@ def load_saved_settings(run_dir: str | os.PathLike) -> dict[str, Any] | None:
 def check_resumable(settings: TrainingSettings, task: str) -> None:
     """Refuses to continue a run in `settings.output_dir` that has a checkpoint and was started with different
     settings. An earlier attempt that stopped before its first checkpoint may start again with others (a note says
-    so)."""
+    so). A field that the run's settings.json lacks (one added to kbert since) counts as its default."""
     from kbert.training.checkpoints import holds_checkpoints
 
     saved = load_saved_settings(settings.output_dir)
@@ -282,8 +282,9 @@ def check_resumable(settings: TrainingSettings, task: str) -> None:
               "starting it again from step 0 with the settings given now", file=sys.stderr)
         return
     current = json.loads(json.dumps(dataclasses.asdict(settings)))
-    changed = [f"{key} ({saved['settings'].get(key)!r} before, {value!r} now)" for key, value in current.items()
-               if key not in RESUMABLE_CHANGES and saved["settings"].get(key) != value]
+    before = {**json.loads(json.dumps(dataclasses.asdict(type(settings)()))), **saved["settings"]}
+    changed = [f"{key} ({before.get(key)!r} before, {value!r} now)" for key, value in current.items()
+               if key not in RESUMABLE_CHANGES and before.get(key) != value]
     if changed:
         raise ValueError(f"{settings.output_dir} holds a run started with other settings: {'; '.join(changed)}. "
                          "Rerun with the same settings to resume it, or choose another --output-dir.")
