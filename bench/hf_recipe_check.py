@@ -41,8 +41,6 @@ HELDOUT = {"seq_length": 64, "max_predictions_per_seq": 10, "masked_lm_prob": 0.
 def hugging_face_model(config: BertConfig) -> transformers.BertForPreTraining:
     if config.layer_norm_position != "post":
         raise SystemExit("Hugging Face's BERT has post-LN blocks only; check a post-LN run.")
-    if config.feed_forward != "dense":
-        raise SystemExit("Hugging Face's BERT has dense feed-forward blocks only; check a run without a gated one.")
     return transformers.BertForPreTraining(transformers.BertConfig(
         vocab_size=config.vocab_size, hidden_size=config.hidden_size, num_hidden_layers=config.num_hidden_layers,
         num_attention_heads=config.num_attention_heads, intermediate_size=config.intermediate_size,

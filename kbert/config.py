@@ -12,7 +12,6 @@ from kbert.io import read_json, write_text
 ACTIVATIONS = ("gelu", "gelu_approximate")
 POSITION_EMBEDDING_TYPES = ("learned", "sinusoidal")
 LAYER_NORM_POSITIONS = ("post", "pre")  # BERT's LayerNorm after each residual sum, or before each block
-FEED_FORWARDS = ("dense", "gated")  # BERT's GELU(x W1) W2, or GEGLU's (GELU(x W1) * x V) W2 (Shazeer 2020)
 
 # name: (num_hidden_layers, hidden_size); heads = H / 64, intermediate = 4 H, as in Google's BERT release.
 PRESETS = {
@@ -50,7 +49,6 @@ class BertConfig:
     position_embedding_type: str = "learned"
     # Options beyond Google's BERT; their defaults are BERT, so Google and Hugging Face checkpoints load unchanged.
     layer_norm_position: str = "post"
-    feed_forward: str = "dense"
 
     def __post_init__(self) -> None:
         if self.hidden_act not in ACTIVATIONS:
@@ -63,8 +61,6 @@ class BertConfig:
         if self.layer_norm_position not in LAYER_NORM_POSITIONS:
             raise ValueError(
                 f"layer_norm_position must be one of {LAYER_NORM_POSITIONS}, got {self.layer_norm_position!r}")
-        if self.feed_forward not in FEED_FORWARDS:
-            raise ValueError(f"feed_forward must be one of {FEED_FORWARDS}, got {self.feed_forward!r}")
         for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
                      "intermediate_size", "max_position_embeddings", "type_vocab_size"):
             if getattr(self, name) < 1:
@@ -81,15 +77,12 @@ class BertConfig:
 
     @classmethod
     def from_preset(cls, name: str, vocab_size: int, **overrides: Any) -> BertConfig:
-        """A preset (`tiny` … `large`): heads = H/64 and intermediate = 4H, any field overridable. A gated feed-forward
-        gets intermediate 8H/3 (rounded up to a multiple of 8): its three matrices then hold as many weights as the
-        dense block's two, so the two compare at equal compute."""
+        """A preset (`tiny` … `large`): heads = H/64 and intermediate = 4H, any field overridable."""
         if name not in PRESETS:
             raise ValueError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
         layers, hidden = PRESETS[name]
-        intermediate = 4 * hidden if overrides.get("feed_forward", "dense") == "dense" else -(-8 * hidden // 24) * 8
         fields = dict(vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=layers,
-                      num_attention_heads=hidden // 64, intermediate_size=intermediate)
+                      num_attention_heads=hidden // 64, intermediate_size=4 * hidden)
         fields.update(overrides)
         return cls(**fields)
 

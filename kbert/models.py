@@ -50,8 +50,7 @@ class BertBackbone(keras.Model):
                 config.hidden_size, config.num_attention_heads, config.intermediate_size, config.hidden_act,
                 dropout=config.hidden_dropout_prob, attention_dropout=config.attention_probs_dropout_prob,
                 layer_norm_eps=config.layer_norm_eps, initializer_range=config.initializer_range,
-                layer_norm_position=config.layer_norm_position, feed_forward=config.feed_forward,
-                name=f"transformer_layer_{i}")
+                layer_norm_position=config.layer_norm_position, name=f"transformer_layer_{i}")
             for i in range(config.num_hidden_layers)
         ]
         # Pre-LN layers leave their sum unnormalised: one LayerNorm after the stack.

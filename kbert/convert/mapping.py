@@ -12,7 +12,7 @@ from kbert.config import BertConfig
 from kbert.convert.weights import assign_weights, weight_name
 
 # kbert's architecture options that Google's and Hugging Face's BERT checkpoints cannot hold, with BERT's value.
-_BERT_ONLY = {"layer_norm_position": "post", "position_embedding_type": "learned", "feed_forward": "dense"}
+_BERT_ONLY = {"layer_norm_position": "post", "position_embedding_type": "learned"}
 
 
 class Rule(NamedTuple):

@@ -16,17 +16,14 @@ from kbert.training.strategy import cluster_worker_count
 def training_bytes(config: BertConfig, examples: int, seq_length: int, value_bytes: int, predictions: int) -> int:
     """About the peak memory of one training step of `examples` sequences of `seq_length` tokens: float32 weights,
     gradients and two Adam moments (16 bytes a parameter), plus each layer's activations kept for the backward pass
-    (the matmul inputs and outputs, `[examples, seq_length, 8 hidden + 2 intermediate]`, 3 intermediate for a gated
-    block, and the attention scores and probabilities, `[examples, heads, seq_length, seq_length]` twice) in
-    `value_bytes`, one layer more for the gradients in flight, and the float32 masked-LM logits of `predictions`
-    positions per sequence."""
+    (the matmul inputs and outputs, `[examples, seq_length, 8 hidden + 2 intermediate]`, and the attention scores
+    and probabilities, `[examples, heads, seq_length, seq_length]` twice) in `value_bytes`, one layer more for the
+    gradients in flight, and the float32 masked-LM logits of `predictions` positions per sequence."""
     h, inner, heads = config.hidden_size, config.intermediate_size, config.num_attention_heads
-    inner_matrices = 3 if config.feed_forward == "gated" else 2  # a gated block's V is one more
-    per_layer = 4 * h * h + inner_matrices * h * inner + 9 * h + (inner_matrices - 1) * inner
+    per_layer = 4 * h * h + 2 * h * inner + 9 * h + inner
     embeddings = (config.vocab_size + config.max_position_embeddings + config.type_vocab_size) * h
     parameters = embeddings + config.num_hidden_layers * per_layer + 2 * h * h
-    activations = (examples * seq_length * (8 * h + inner_matrices * inner)
-                   + 2 * examples * heads * seq_length * seq_length)
+    activations = examples * seq_length * (8 * h + 2 * inner) + 2 * examples * heads * seq_length * seq_length
     logits = examples * predictions * config.vocab_size
     return 16 * parameters + (config.num_hidden_layers + 1) * activations * value_bytes + 8 * logits
 

@@ -210,17 +210,16 @@ def _vocabulary(settings: PretrainSettings, corpus: Corpus, start: _StartingRun 
 def _model_config(settings: PretrainSettings, vocab_size: int, start: _StartingRun | None = None) -> BertConfig:
     """The starting run's model (with room for seq_length positions), the config file's, or the preset's sized to
     the vocabulary and sequence length (without dropout: pretraining on little text for minutes learns faster
-    without); the dropout, layer_norm_position and feed_forward settings, where given, win over any of them."""
+    without); the dropout and layer_norm_position settings, where given, win over any of them."""
     dropout = settings.dropout if settings.dropout is not None or settings.bert_config or start else 0.0
-    architecture = {"layer_norm_position": settings.layer_norm_position, "feed_forward": settings.feed_forward}
     options = {key: value for key, value in (("hidden_dropout_prob", dropout),
-                                             ("attention_probs_dropout_prob", dropout), *architecture.items())
+                                             ("attention_probs_dropout_prob", dropout),
+                                             ("layer_norm_position", settings.layer_norm_position))
                if value is not None}
     if start:
-        for field, value in architecture.items():
-            if value not in (None, getattr(start.config, field)):
-                raise ValueError(f"--init-checkpoint {settings.init_checkpoint} has {field} "
-                                 f"{getattr(start.config, field)}; a run continuing it cannot change that.")
+        if settings.layer_norm_position not in (None, start.config.layer_norm_position):
+            raise ValueError(f"--init-checkpoint {settings.init_checkpoint} has layer_norm_position "
+                             f"{start.config.layer_norm_position}; a run continuing it cannot change that.")
         return dataclasses.replace(start.config, **options, max_position_embeddings=max(
             start.config.max_position_embeddings, settings.seq_length))
     if not settings.bert_config:

@@ -81,8 +81,6 @@ class PretrainSettings(TrainingSettings):
                                          "(default: none for a preset, the --config's otherwise)")
     layer_norm_position: str | None = _field(None, "post (BERT's LayerNorm after each residual sum) or pre (before "
                                                    "each block) (default: post, or the --config's)")
-    feed_forward: str | None = _field(None, "dense (BERT's) or gated (GEGLU; a preset then gets intermediate 8H/3, "
-                                            "the same weights and compute) (default: dense, or the --config's)")
     lowercase: bool = _field(True, "lower-case and strip accents before tokenizing")
     fold_full_width: bool = _field(True, "read full-width letters, digits and punctuation (０-９, Ａ-Ｚ, ，？！) as "
                                          "ASCII, so text typed either way reaches the same tokens")
@@ -109,8 +107,6 @@ class PretrainSettings(TrainingSettings):
             fail("dropout", "it must lie in [0, 1)")
         if self.layer_norm_position not in (None, "post", "pre"):
             fail("layer_norm_position", "choose post or pre")
-        if self.feed_forward not in (None, "dense", "gated"):
-            fail("feed_forward", "choose dense or gated")
         if not 0 < self.masked_lm_prob < 1:
             fail("masked_lm_prob", "it must lie between 0 and 1 (BERT uses 0.15)")
         if self.max_predictions > self.seq_length:
