@@ -25,7 +25,7 @@ _CARD_SECTIONS = {"data": "Data", "steps": "Steps", "metrics": "Metrics", "comma
 # Keys about how long and on what the model trained, rendered together in one "Training" table.
 _TRAINING_KEYS = ("examples_seen", "tokens_seen", "training_time", "hardware", "precision")
 _CONFIG_ROWS = ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size", "vocab_size",
-                "max_position_embeddings", "hidden_act", "position_embedding_type")
+                "max_position_embeddings", "hidden_act", "position_embedding_type", "layer_norm_position")
 
 
 def version_dirs(parent: Path) -> dict[int, Path]:
