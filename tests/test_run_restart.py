@@ -7,6 +7,8 @@ import pytest
 
 import train
 from kbert.text.vocab import load_vocabulary
+from kbert.training.checkpoints import STATE_FILE
+from kbert.training.run_config import PretrainSettings, check_resumable, save_settings, settings_from
 from tests.run_support import pretrain_argv, write_corpus
 from tests.training_support import train_records
 
@@ -53,9 +55,6 @@ def test_a_run_with_a_checkpoint_still_refuses_other_settings(tmp_path, capsys):
 
 
 def test_a_field_that_an_older_run_did_not_save_counts_as_its_default(tmp_path):
-    from kbert.training.checkpoints import STATE_FILE
-    from kbert.training.run_config import PretrainSettings, check_resumable, save_settings, settings_from
-
     output = tmp_path / "run"
     output.mkdir()
     settings = settings_from(PretrainSettings, {"output_dir": str(output)})

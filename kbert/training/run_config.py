@@ -261,6 +261,11 @@ def load_saved_settings(run_dir: str | os.PathLike) -> dict[str, Any] | None:
     return read_json(path) if os.path.exists(path) else None
 
 
+def _as_saved(settings: TrainingSettings) -> dict[str, Any]:
+    """`settings` as settings.json holds them once read back (tuples as lists), to compare with a saved run's."""
+    return json.loads(json.dumps(dataclasses.asdict(settings)))
+
+
 def check_resumable(settings: TrainingSettings, task: str) -> None:
     """Refuses to continue a run in `settings.output_dir` that has a checkpoint and was started with different
     settings. An earlier attempt that stopped before its first checkpoint may start again with others (a note says
@@ -277,10 +282,10 @@ def check_resumable(settings: TrainingSettings, task: str) -> None:
         print(f"note: {settings.output_dir} holds an earlier attempt that stopped before its first checkpoint; "
               "starting it again from step 0 with the settings given now", file=sys.stderr)
         return
-    current = json.loads(json.dumps(dataclasses.asdict(settings)))
-    before = {**json.loads(json.dumps(dataclasses.asdict(type(settings)()))), **saved["settings"]}
-    changed = [f"{key} ({before.get(key)!r} before, {value!r} now)" for key, value in current.items()
-               if key not in RESUMABLE_CHANGES and before.get(key) != value]
+    current = _as_saved(settings)
+    before = {**_as_saved(type(settings)()), **saved["settings"]}
+    changed = [f"{key} ({before[key]!r} before, {value!r} now)" for key, value in current.items()
+               if key not in RESUMABLE_CHANGES and before[key] != value]
     if changed:
         raise ValueError(f"{settings.output_dir} holds a run started with other settings: {'; '.join(changed)}. "
                          "Rerun with the same settings to resume it, or choose another --output-dir.")
