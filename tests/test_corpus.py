@@ -191,9 +191,13 @@ def test_a_damaged_tatoeba_file_names_its_line(tmp_path, monkeypatch):
         load_corpus("everyday", data_dir=tmp_path / "data")
 
 
-def test_news_reviews_and_everyday_holds_all_three(everyday, peoples_daily, tmp_path):
-    both = load_corpus("news-and-reviews", data_dir=peoples_daily[1])
-    every = load_corpus("news-reviews-and-everyday", data_dir=peoples_daily[1])
-    for split in ("train", "heldout"):
-        assert every.stats()[split]["documents"] == (both.stats()[split]["documents"]
-                                                     + everyday.stats()[split]["documents"])
+def test_a_combined_embedded_corpus_holds_its_parts_in_order(tmp_path, monkeypatch):
+    for part in ("peoples-daily-199801", "reviews", "everyday"):
+        documents = [[[f"{part} {i}。"]] for i in range(3)]
+        monkeypatch.setitem(corpus_module._PART_READERS, part, lambda documents=documents: documents)
+    combined = load_corpus("news-reviews-and-everyday", data_dir=tmp_path)
+    texts = [text for document in combined.train + combined.heldout for text in ["".join(document[0])]]
+    assert sorted(texts) == sorted(f"{part} {i}。" for part in ("peoples-daily-199801", "reviews", "everyday")
+                                   for i in range(3))
+    assert [text.split()[0] for text in combined.texts()] == sorted(
+        [text.split()[0] for text in combined.texts()], key=["peoples-daily-199801", "reviews", "everyday"].index)

