@@ -196,7 +196,7 @@ def test_a_combined_embedded_corpus_holds_its_parts_in_order(tmp_path, monkeypat
         documents = [[[f"{part} {i}。"]] for i in range(3)]
         monkeypatch.setitem(corpus_module._PART_READERS, part, lambda documents=documents: documents)
     combined = load_corpus("news-reviews-and-everyday", data_dir=tmp_path)
-    texts = [text for document in combined.train + combined.heldout for text in ["".join(document[0])]]
+    texts = ["".join(document[0]) for document in combined.train + combined.heldout]
     assert sorted(texts) == sorted(f"{part} {i}。" for part in ("peoples-daily-199801", "reviews", "everyday")
                                    for i in range(3))
     assert [text.split()[0] for text in combined.texts()] == sorted(

@@ -240,7 +240,6 @@ def _windows(text: str) -> frozenset[str]:
     return frozenset(text[i : i + size] for i in range(max(1, len(text) - size + 1)))
 
 
-
 def _review_documents() -> list[Document]:
     """Each training review of the sentiment demo as a document (the test split stays unseen)."""
     from kbert.text.sentiment import load_sentiment
