@@ -45,8 +45,7 @@ def test_the_main_job_exports_under_other_names():
 
 def test_the_pretrained_model_fills_masks_and_judges_sentence_pairs():
     path = _shipped("zh-mini")["path"]
-    # The shipped model mostly predicts from the sentence's topic, not yet from its neighbours (EVALUATION.md):
-    # it gets set phrases into its top 5, not reliably to the top.
+    # Set phrases any shipped version must keep in its top 5 (EVALUATION.md has the held-out figures).
     answers = pipeline("fill-mask", path)(["中华人民共和[MASK]", "新华社北京１月５日[MASK]"])
     assert "国" in [c["token"] for c in answers[0][0]] and "电" in [c["token"] for c in answers[1][0]]
     assert all(len(slot) == 5 for text in answers for slot in text)
