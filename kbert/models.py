@@ -186,7 +186,7 @@ class BertPretrainer(BertWithHeads):
     (`objectives.PretrainingObjective`).
 
     Inputs: the backbone inputs plus `mask_positions` `[batch_size, num_predictions]`. Outputs: `mlm_logits`
-    `[batch_size, num_predictions, vocab_size]` (compute dtype) and `nsp_logits` `[batch_size, 2]` (float32).
+    `[batch_size, num_predictions, vocab_size]` (float32) and `nsp_logits` `[batch_size, 2]` (float32).
     With `compile()`, `fit()` trains on batches of the pretraining features (`mask_ids`, `mask_weights` and
     `next_sentence_labels` too) and reports `mlm_loss`, `nsp_loss`, `mlm_accuracy` and `nsp_accuracy`.
     """

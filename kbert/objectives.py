@@ -119,7 +119,7 @@ class PretrainingObjective(Objective):
         return {"masked_lm_head": masked_lm, "next_sentence_head": next_sentence}
 
     def outputs(self, backbone, heads, inputs, training=None):
-        """`mlm_logits` `[batch_size, num_predictions, vocab_size]` (compute dtype) at `mask_positions`, and
+        """`mlm_logits` `[batch_size, num_predictions, vocab_size]` (float32) at `mask_positions`, and
         `nsp_logits` `[batch_size, 2]` (float32). The last layer computes only the rows the heads read ([CLS] and
         the masked positions): the same numbers as running it everywhere, without the work thrown away."""
         mask_positions = ops.cast(inputs["mask_positions"], "int32")

@@ -219,6 +219,26 @@ def test_mixed_bfloat16_keeps_softmax_and_layer_norm_in_float32():
                                np.asarray(reference(inputs)["sequence_output"]), atol=0.1)
 
 
+def test_mixed_bfloat16_computes_masked_lm_logits_in_float32():
+    # bfloat16 keeps 8 bits of mantissa: logits near 10 would be rounded in steps of 0.06, which hides the small
+    # differences between characters that pretraining learns from.
+    precision.set_policy("mixed_bfloat16")
+    head = MaskedLMHead(VOCAB, 64)
+    head.build()
+    rng = np.random.default_rng(0)
+    sequence = keras.ops.cast(rng.normal(size=(2, 8, 64)), "bfloat16")
+    table = rng.normal(scale=1.0, size=(VOCAB, 64)).astype("float32")
+    positions = np.array([[1, 3], [2, 5]], "int32")
+    logits = head(sequence, positions, table)
+    assert logits.dtype == "float32"
+    # With an identity table the logits are the head's transformed rows themselves. Projecting those rows onto
+    # the table as the layer receives it (its inputs are cast to bfloat16) in float32 must give the head's logits
+    # to float32 precision; bfloat16 logits of this size would be off by up to 0.06.
+    transformed = np.asarray(head(sequence, positions, np.eye(VOCAB, 64, dtype="float32")))[..., :64]
+    table_as_received = np.asarray(keras.ops.cast(keras.ops.cast(table, "bfloat16"), "float32"))
+    np.testing.assert_allclose(np.asarray(logits), transformed @ table_as_received.T, atol=1e-4, rtol=0)
+
+
 def test_unknown_precision_is_refused():
     with pytest.raises(ValueError, match="mixed_bfloat16"):
         precision.set_policy("bf16")
