@@ -172,7 +172,8 @@ def _starting_run(settings: PretrainSettings) -> _StartingRun | None:
 
 def _continue_from(model: BertPretrainer, start: _StartingRun) -> None:
     """Fills `model` with the starting run's weights (backbone and heads); a position table longer than the
-    starting run's keeps its freshly initialised rows past the old length, which this run then learns."""
+    starting run's repeats the old rows past the old length (Longformer's copy initialisation: the new positions
+    start from trained ones, not random ones, which a run at a lower learning rate is slow to learn)."""
     old = pretrainer(start.config, start.config.max_position_embeddings)
     start.source.load_model(old)
     # Same architecture, so the same weights in the same order (paths differ only in Keras' uniquified names).
@@ -182,7 +183,7 @@ def _continue_from(model: BertPretrainer, start: _StartingRun) -> None:
             if "position_embeddings" not in weight.path or value.shape[1:] != tuple(weight.shape[1:]):
                 raise ValueError(f"{start.prefix}: {weight.path} has shape {value.shape}, this run's model "
                                  f"{tuple(weight.shape)}")
-            value = np.concatenate([value, weight.numpy()[len(value):]])
+            value = np.resize(value, tuple(weight.shape))  # row i holds old row i % old length
         weight.assign(value)
 
 
