@@ -54,6 +54,17 @@ def test_train_py_continues_a_run_at_a_longer_length_and_resumes_it(tmp_path_fac
                        "--batch-size", "8", "--seq-length", "48"]) == 0
 
 
+def test_the_card_of_a_run_started_mid_run_counts_the_earlier_run_up_to_that_checkpoint(tmp_path_factory, tmp_path):
+    root = tmp_path_factory.getbasetemp() / "tiny_runs"
+    first = tiny_runs(root)["pretrain"]  # 4 steps, checkpoints at 2 and 4
+    argv = pretrain_argv(root, tmp_path / "second", "--init-checkpoint", str(first / "ckpt-2"), "--steps", "1")
+    assert train.main(argv) == 0
+    assert train.main(["export", str(tmp_path / "second"), "--models-dir", str(tmp_path / "models")]) == 0
+    earlier = (tmp_path / "models" / "second" / "1" / "README.md").read_text().split("## Started from")[1]
+    assert "ckpt-2" in earlier and "--steps 4" in earlier  # the checkpoint, and the command of the run it is from
+    assert "| steps | 2 |" in earlier and f"| tokens_seen | {2 * 8 * 32:,} " in earlier  # not the run's 4 steps
+
+
 @pytest.mark.parametrize(("more", "message"), [
     (["--no-lowercase"], "was trained with lowercase True; continue it with the same: --lowercase"),
     (["--layer-norm-position", "pre"], "has layer_norm_position post; a run continuing it cannot change that"),

@@ -4,6 +4,7 @@ run's settings, held-out figures and the run it started from."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -26,17 +27,23 @@ def export_run(run_dir: str, models_dir: str = DEFAULT_MODELS_DIR, name: str | N
     return job.export_run(run_dir, models_dir, name, _model_card(run_dir, saved, job))
 
 
-def _model_card(run_dir: str, saved: dict, job: Job) -> dict:
+def _model_card(run_dir: str, saved: dict, job: Job, until_step: int | None = None) -> dict:
     """What the model card says about the run: its data, how long and on what it trained, its held-out figures, the
-    command that started it, and the run it started from."""
+    command that started it, and the run it started from; with `until_step`, its length and time up to that
+    step's checkpoint (a run handed over mid-schedule)."""
     settings, resolved = saved["settings"], saved["resolved"]
     steps = resolved.get("steps")
+    if steps and until_step:
+        steps = min(steps, until_step)
     card = {"data": job.describe_data(settings), "steps": steps}
     if steps:
         examples = steps * settings["batch_size"]
         card["examples_seen"] = examples
         card["tokens_seen"] = f"{examples * settings['seq_length']:,} (steps x batch x seq_length, padding included)"
-    seconds = training_seconds(read_records(os.path.join(run_dir, METRICS_FILE)), settings["batch_size"])
+    records = read_records(os.path.join(run_dir, METRICS_FILE))
+    if until_step:
+        records = [record for record in records if record["step"] <= until_step]
+    seconds = training_seconds(records, settings["batch_size"])
     if seconds:
         card["training_time"] = f"{format_duration(seconds)} ({seconds:.0f} s of training steps, evaluations excluded)"
     for key in ("hardware", "precision"):
@@ -58,7 +65,7 @@ _CARRIED = ("data", "steps", "tokens_seen", "training_time", "command", "started
 def _earlier_run(prefix: str) -> dict:
     """What the card says about the run whose checkpoint this one started from: the checkpoint (or exported
     model), and while that run's directory is still there (or from the export's metadata), its data, length and
-    command."""
+    command; its length and time are the checkpoint's, where that came before the run's end."""
     metadata = os.path.join(prefix, METADATA_FILE)
     if os.path.isfile(metadata):  # an exported model: its own card says how it was made
         card = read_json(metadata).get("model_card", {})
@@ -67,7 +74,8 @@ def _earlier_run(prefix: str) -> dict:
     if load_saved_settings(run_dir) is None:
         return {"checkpoint": prefix}
     job, saved = job_of_run(run_dir)
-    card = _model_card(run_dir, saved, job)
+    step = re.fullmatch(r"ckpt-(\d+)", os.path.basename(prefix))
+    card = _model_card(run_dir, saved, job, int(step[1]) if step else None)
     return {"checkpoint": prefix, **{key: card[key] for key in _CARRIED if key in card}}
 
 
