@@ -97,7 +97,7 @@ def checkpoint_prefixes(directory: str) -> list[str]:
     last) and those the `checkpoint` file names, whether or not their files are still there."""
     prefixes = {path[:-len(".index")] for path in glob.glob(os.path.join(glob.escape(directory), "*.index"))}
     prefixes.update(os.path.join(directory, os.path.basename(path)) for path in _named_in_state_file(directory))
-    return sorted(prefixes, key=_step_of, reverse=True)
+    return sorted(prefixes, key=checkpoint_step, reverse=True)
 
 
 def _named_in_state_file(directory: str) -> list[str]:
@@ -110,7 +110,8 @@ def _named_in_state_file(directory: str) -> list[str]:
     return list(state.all_model_checkpoint_paths) if state else []
 
 
-def _step_of(prefix: str) -> int:
+def checkpoint_step(prefix: str) -> int:
+    """The step in a checkpoint prefix such as `run/ckpt-500`, or -1 where it names none."""
     match = _INDEX.search(prefix + ".index")
     return int(match.group(1)) if match else -1
 

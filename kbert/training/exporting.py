@@ -4,12 +4,12 @@ run's settings, held-out figures and the run it started from."""
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 
 from kbert.io import read_json
 from kbert.model_card import METADATA_FILE
+from kbert.training.checkpoints import checkpoint_step
 from kbert.training.history import METRICS_FILE, read_records
 from kbert.training.jobs import Job, job_of_run
 from kbert.training.progress import format_duration
@@ -74,8 +74,8 @@ def _earlier_run(prefix: str) -> dict:
     if load_saved_settings(run_dir) is None:
         return {"checkpoint": prefix}
     job, saved = job_of_run(run_dir)
-    step = re.fullmatch(r"ckpt-(\d+)", os.path.basename(prefix))
-    card = _model_card(run_dir, saved, job, int(step[1]) if step else None)
+    step = checkpoint_step(prefix)
+    card = _model_card(run_dir, saved, job, step if step >= 0 else None)
     return {"checkpoint": prefix, **{key: card[key] for key in _CARRIED if key in card}}
 
 
