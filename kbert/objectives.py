@@ -52,11 +52,13 @@ class Objective:
     """What an objective says: its `heads` and their `outputs` on the backbone, `counts` (the loss denominators of
     a batch), `sums` (of a batch and the model's outputs), `loss` (the sums over the global batch's counts) and
     `metrics`, each a ratio of two sums (`RATIOS`: name -> (numerator, denominator)) and the loss, the sum of the
-    `LOSSES` ratios. `SHOWN` are the metrics on the progress line, with their short labels."""
+    `LOSSES` ratios, each times its `loss_weights` entry (1 where it has none). `SHOWN` are the metrics on the
+    progress line, with their short labels."""
 
     RATIOS: dict[str, tuple[str, str]] = {}
     LOSSES: tuple[str, ...] = ()
     SHOWN: tuple[tuple[str, str], ...] = (("loss", "loss"),)
+    loss_weights: Mapping[str, float] = {}  # never mutated: an objective with weights sets its own mapping
 
     def heads(self, config: BertConfig) -> dict[str, keras.layers.Layer]:
         """The head layers, built, by the attribute name the model keeps each under (checkpoints and the
@@ -84,21 +86,23 @@ class Objective:
         raise NotImplementedError
 
     def loss(self, sums: Mapping[str, tf.Tensor], totals: Mapping[str, tf.Tensor]) -> tf.Tensor:
-        """The sum of the mean losses, each over the global batch's count (`totals`, summed over replicas)."""
-        return tf.add_n([sums[self.RATIOS[name][0]] / tf.maximum(totals[self.RATIOS[name][1]], 1.0)
-                         for name in self.LOSSES])
+        """The weighted sum of the mean losses, each over the global batch's count (`totals`, summed over
+        replicas)."""
+        return tf.add_n([self.loss_weights.get(name, 1.0) * sums[self.RATIOS[name][0]]
+                         / tf.maximum(totals[self.RATIOS[name][1]], 1.0) for name in self.LOSSES])
 
     def metrics(self, sums: Mapping[str, Any]) -> dict[str, float]:
         """The loss and every ratio, from sums accumulated over any number of batches."""
         ratios = {name: float(sums[top]) / max(float(sums[bottom]), 1.0)
                   for name, (top, bottom) in self.RATIOS.items() if top in sums}
-        return {"loss": sum(ratios[name] for name in self.LOSSES), **ratios}
+        return {"loss": sum(self.loss_weights.get(name, 1.0) * ratios[name] for name in self.LOSSES), **ratios}
 
 
 class PretrainingObjective(Objective):
     """Masked-LM plus next-sentence prediction on batches of the pretraining features (see kbert.text). Given the
     `mask_id`, it also scores the targets whose input shows [MASK] on their own (`mlm_mask_accuracy`): the others,
-    one in five, show a random token or themselves, and a model right on those may only be copying its input."""
+    one in five, show a random token or themselves, and a model right on those may only be copying its input.
+    `nsp_weight` scales the next-sentence loss beside the masked-LM loss (BERT: 1)."""
 
     RATIOS = {"mlm_loss": ("mlm_loss", "mlm_weight"), "nsp_loss": ("nsp_loss", "examples"),
               "mlm_accuracy": ("mlm_correct", "mlm_weight"), "nsp_accuracy": ("nsp_correct", "examples"),
@@ -106,8 +110,9 @@ class PretrainingObjective(Objective):
     LOSSES = ("mlm_loss", "nsp_loss")
     SHOWN = (("loss", "loss"), ("mlm_accuracy", "mlm acc"), ("nsp_accuracy", "nsp acc"))
 
-    def __init__(self, mask_id: int | None = None):
+    def __init__(self, mask_id: int | None = None, nsp_weight: float = 1.0):
         self.mask_id = mask_id
+        self.loss_weights = {"nsp_loss": nsp_weight}
 
     def heads(self, config: BertConfig) -> dict[str, keras.layers.Layer]:
         """The masked-LM head (its output tied to the token table) and the next-sentence head."""

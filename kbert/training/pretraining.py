@@ -68,7 +68,7 @@ def pretrain(settings: PretrainSettings, strategy: tf.distribute.Strategy | None
         optimizer = build_optimizer(settings, runtime, model, steps)
     if start and not holds_checkpoints(settings.output_dir):
         _continue_from(model, start)
-    task = PretrainingTask(model, tokenizer.mask_id)
+    task = PretrainingTask(model, tokenizer.mask_id, settings.nsp_weight)
 
     def dataset_fn(context: tf.distribute.InputContext, batch_size: int, first_batch: int) -> tf.data.Dataset:
         pipelines = context.num_input_pipelines
@@ -94,7 +94,8 @@ def evaluate_run(run_dir: str, eval_file: str | None = None, strategy: tf.distri
         heldout = heldout_dataset(corpus, run.tokenizer, run.settings)
         if heldout is None:
             raise ValueError(f"the corpus of {run_dir} has too little held-out text to evaluate on.")
-        metrics = Evaluator(PretrainingTask(run.model, run.tokenizer.mask_id), strategy)(heldout)
+        task = PretrainingTask(run.model, run.tokenizer.mask_id, run.settings.nsp_weight)
+        metrics = Evaluator(task, strategy)(heldout)
         more, references = final_figures(run.model, run.tokenizer, corpus, run.settings, heldout)
     return {"checkpoint": run.prefix, **metrics, **more, "references": references}
 

@@ -88,6 +88,8 @@ class PretrainSettings(TrainingSettings):
     masked_lm_prob: float = _field(0.15, "share of tokens masked")
     whole_word_masking: bool = _field(False, "mask whole words, not word pieces")
     dupe_factor: int = _field(5, "different sentence pairings of the corpus, cycled over epochs")
+    nsp_weight: float = _field(1.0, "weight of the next-sentence loss beside the masked-LM loss (BERT: 1; 0 trains "
+                                    "no next-sentence head)")
     steps: int | None = _field(6000, "optimiser steps (wins over epochs when both are given)")
     learning_rate: float = _field(2e-3, "peak learning rate")
     warmup_steps: int | None = _field(500, "steps of linear warm-up (at most the run's steps)")
@@ -107,6 +109,8 @@ class PretrainSettings(TrainingSettings):
             fail("dropout", "it must lie in [0, 1)")
         if self.layer_norm_position not in (None, "post", "pre"):
             fail("layer_norm_position", "choose post or pre")
+        if self.nsp_weight < 0:
+            fail("nsp_weight", "it must not be negative (BERT uses 1)")
         if not 0 < self.masked_lm_prob < 1:
             fail("masked_lm_prob", "it must lie between 0 and 1 (BERT uses 0.15)")
         if self.max_predictions > self.seq_length:

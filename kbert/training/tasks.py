@@ -35,9 +35,12 @@ class Task:
         return self.objective.metrics(sums)
 
 
-def PretrainingTask(model: keras.Model, mask_id: int | None = None) -> Task:  # noqa: N802 (reads as a class)
-    """A pretrainer on masked LM + next sentence; with `mask_id`, also accuracy at [MASK] targets alone."""
-    return Task(model, PretrainingObjective(mask_id))
+def PretrainingTask(  # noqa: N802 (reads as a class)
+    model: keras.Model, mask_id: int | None = None, nsp_weight: float = 1.0
+) -> Task:
+    """A pretrainer on masked LM + `nsp_weight` x next sentence; with `mask_id`, also accuracy at [MASK] targets
+    alone."""
+    return Task(model, PretrainingObjective(mask_id, nsp_weight))
 
 
 def ClassificationTask(model: keras.Model) -> Task:  # noqa: N802
