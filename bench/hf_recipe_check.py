@@ -4,9 +4,10 @@ very batches kbert trained on, and scores it as bench/time_to_quality.py scores 
     .venv/bin/python bench/hf_recipe_check.py RUN_DIR [--steps 3000] [--eval-every 1000]
 
 RUN_DIR is a `train.py pretrain` run: its settings.json (batch, sequence length, masking, learning rate, warm-up,
-weight decay, clipping, seed), bert_config.json and vocab.txt are mirrored; its batches come from kbert's own input
-pipeline with the same seed. Prints Hugging Face's held-out figures beside kbert's at the same steps (from the
-run's quality cache, which bench/time_to_quality.py fills). Needs torch and transformers (requirements-dev.txt).
+weight decay, clipping, the next-sentence loss's weight, seed), bert_config.json and vocab.txt are mirrored; its
+batches come from kbert's own input pipeline with the same seed. Prints Hugging Face's held-out figures beside
+kbert's at the same steps (from the run's quality cache, which bench/time_to_quality.py fills). Needs torch and
+transformers (requirements-dev.txt).
 """
 
 from __future__ import annotations
@@ -136,7 +137,10 @@ def main() -> None:
         kbert_rows = {row["step"]: row for row in json.load(open(cache, encoding="utf-8"))["rows"]}
     rows, began = [], time.monotonic()
     for step in range(1, args.steps + 1):
-        loss = model(**torch_batch(next(batches))).loss
+        batch = torch_batch(next(batches))
+        out = model(**batch)  # out.loss: masked-LM loss + next-sentence loss, each a mean
+        nsp = torch.nn.functional.cross_entropy(out.seq_relationship_logits, batch["next_sentence_label"])
+        loss = out.loss + (settings.get("nsp_weight", 1.0) - 1.0) * nsp  # kbert's --nsp-weight
         optimizer.zero_grad()
         loss.backward()
         if settings["clip_norm"]:

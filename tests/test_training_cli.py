@@ -39,6 +39,14 @@ def test_main_job_file_sections_reach_each_job(tmp_path):
     assert _parse("finetune", "--config-file", str(path)).epochs == 3.0
 
 
+def test_the_main_job_weights_the_next_sentence_loss_by_a_quarter_and_a_settings_file_can_restore_berts(tmp_path):
+    assert _parse("--output-dir", str(tmp_path / "run")).pretrain.nsp_weight == 0.25
+    assert _parse("pretrain").nsp_weight == 1.0  # a pretraining run of its own keeps BERT's sum
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"pretrain": {"nsp_weight": 1.0}}))
+    assert _parse("--output-dir", str(tmp_path / "run"), "--config-file", str(path)).pretrain.nsp_weight == 1.0
+
+
 @pytest.fixture
 def settings_file(tmp_path):
     def write(values):
