@@ -92,8 +92,8 @@ def evaluate(model, heldout: list[dict], mask_id: int, tokenizer: BertTokenizer,
         logits = out.prediction_logits.numpy()[np.arange(len(chunk)), (ids == mask_id).argmax(1)] + penalty
         guesses += [[tokenizer.vocab[i] for i in np.argsort(-row)[:5]] for row in logits]
     model.train()
-    return {"mlm_accuracy": correct / weight, "mlm_mask_accuracy": mask_correct / mask_weight,
-            "nsp_accuracy": nsp_correct / count, **hit_rates(examples, guesses)}
+    return {"mlm_accuracy": float(correct / weight), "mlm_mask_accuracy": float(mask_correct / mask_weight),
+            "nsp_accuracy": float(nsp_correct / count), **hit_rates(examples, guesses)}  # floats, for --json
 
 
 def main() -> None:
