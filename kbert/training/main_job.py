@@ -23,7 +23,7 @@ EXPORT_NAMES = {"pretrain": "zh", "finetune": "sentiment"}  # job -> model name 
 # BERT-base's 2e-5 to 5e-5 (bench/README.md, "Time to quality").
 FINETUNE_DEFAULTS = {"learning_rate": 1e-3}
 # The next-sentence loss at a quarter of its weight: the masked LM leaves its plateau sooner and ends higher, with
-# held-out NSP unchanged (bench/README.md, "The next-sentence loss's weight").
+# held-out NSP within 0.01 (bench/README.md, "The next-sentence loss's weight").
 PRETRAIN_DEFAULTS = {"nsp_weight": 0.25}
 SECTIONS = ("pretrain", "finetune")
 
