@@ -9,6 +9,7 @@ import pytest
 
 import train
 from kbert.config import BertConfig
+from kbert.training.main_job import PRETRAIN_DEFAULTS
 from kbert.training.memory import check_fits_in_memory
 from kbert.training.run_config import PretrainSettings
 from tests.run_support import TINY, copy_run, tiny_runs
@@ -69,7 +70,7 @@ def test_an_empty_section_of_a_settings_file_is_no_settings(tmp_path, text):
     path.write_text(text)
     assert _settings("pretrain", "--config-file", str(path)) == PretrainSettings()
     job = _settings("--config-file", str(path), "--output-dir", str(tmp_path / "run"))
-    assert job.pretrain == PretrainSettings(output_dir=str(tmp_path / "run" / "pretrain"))
+    assert job.pretrain == PretrainSettings(output_dir=str(tmp_path / "run" / "pretrain"), **PRETRAIN_DEFAULTS)
 
 
 @pytest.mark.parametrize("argv", [["pretrain"], []])
