@@ -21,6 +21,7 @@ FORMAT = "kbert-export/1"
 
 # The model card keys rendered in their own sections; any other key is listed under "Other".
 _CARD_SECTIONS = {"data": "Data", "steps": "Steps", "metrics": "Metrics", "command": "Command",
+                  "settings": "Settings (the run's, defaults included)",
                   "started_from": "Started from (the run whose weights this one began with)"}
 # Keys about how long and on what the model trained, rendered together in one "Training" table.
 _TRAINING_KEYS = ("examples_seen", "tokens_seen", "training_time", "hardware", "precision")

@@ -153,7 +153,12 @@ def test_main_job_trains_evaluates_and_summarises_then_resumes_without_retrainin
     assert card["steps"] == 6 and card["examples_seen"] == 48 and card["tokens_seen"].startswith("1,536 ")
     assert "cores" in card["hardware"] and card["training_time"].endswith("of training steps, evaluations excluded)")
     assert card["metrics"]["mlm_accuracy"] == pretrain_eval["mlm_accuracy"]
-    assert "## Training" in (root / "models" / "zh" / "1" / "README.md").read_text()
+    assert card["settings"]["nsp_weight"] == 0.25 and card["settings"]["steps"] == 6  # the command names neither
+    assert not {"output_dir", "corpus", "checkpoint_every"} & set(card["settings"])
+    readme = (root / "models" / "zh" / "1" / "README.md").read_text()
+    assert "## Training" in readme and "| nsp_weight | 0.25 |" in readme
+    classifier = json.loads((root / "models" / "sentiment" / "1" / "kbert.json").read_text())["model_card"]
+    assert classifier["settings"]["steps"] == 4 and classifier["started_from"]["settings"]["nsp_weight"] == 0.25
     answer = pipeline("classify", root / "models" / "sentiment")("river silver stone")
     assert set(answer["scores"]) == {"negative", "positive"}
     assert sum(answer["scores"].values()) == pytest.approx(1.0, abs=1e-5)

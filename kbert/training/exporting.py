@@ -13,7 +13,7 @@ from kbert.training.checkpoints import checkpoint_step
 from kbert.training.history import METRICS_FILE, read_records
 from kbert.training.jobs import Job, job_of_run
 from kbert.training.progress import format_duration
-from kbert.training.run_config import load_saved_settings
+from kbert.training.run_config import RESUMABLE_CHANGES, load_saved_settings
 from kbert.training.runtime import EVAL_FILE
 
 DEFAULT_MODELS_DIR = "saved_models"  # where the app (ui/) looks for models
@@ -29,8 +29,9 @@ def export_run(run_dir: str, models_dir: str = DEFAULT_MODELS_DIR, name: str | N
 
 def _model_card(run_dir: str, saved: dict, job: Job, until_step: int | None = None) -> dict:
     """What the model card says about the run: its data, how long and on what it trained, its held-out figures, the
-    command that started it, and the run it started from; with `until_step`, its length and time up to that
-    step's checkpoint (a run handed over mid-schedule)."""
+    command that started it, every setting that shaped it (the main job's command names none), and the run it
+    started from; with `until_step`, its length and time up to that step's checkpoint (a run handed over
+    mid-schedule)."""
     settings, resolved = saved["settings"], saved["resolved"]
     steps = resolved.get("steps")
     if steps and until_step:
@@ -50,6 +51,7 @@ def _model_card(run_dir: str, saved: dict, job: Job, until_step: int | None = No
         if key in resolved:
             card[key] = resolved[key]
     card["command"] = resolved.get("command") or " ".join(sys.argv) or "train.py"
+    card["settings"] = {key: value for key, value in settings.items() if key not in _NOT_RECIPE and value is not None}
     if resolved.get("init_checkpoint"):
         card["started_from"] = _earlier_run(resolved["init_checkpoint"])
     evaluation = os.path.join(run_dir, EVAL_FILE)
@@ -58,8 +60,12 @@ def _model_card(run_dir: str, saved: dict, job: Job, until_step: int | None = No
     return card
 
 
+# Settings that say where files go or how a run is kept, not how the model trained: left out of the card's settings
+# (the data, the starting checkpoint and the resolved precision have their own entries).
+_NOT_RECIPE = RESUMABLE_CHANGES | {"data_dir", "corpus", "train_file", "eval_file", "init_checkpoint", "precision"}
+
 # What a card repeats of the card of the run (or exported model) that its run started from.
-_CARRIED = ("data", "steps", "tokens_seen", "training_time", "command", "started_from")
+_CARRIED = ("data", "steps", "tokens_seen", "training_time", "command", "settings", "started_from")
 
 
 def _earlier_run(prefix: str) -> dict:
