@@ -49,6 +49,8 @@ def test_train_py_continues_a_run_at_a_longer_length_and_resumes_it(tmp_path_fac
     card = (tmp_path / "models" / "longer" / "1" / "README.md").read_text()
     earlier = card.split("## Started from")[1]
     assert "ckpt-4" in earlier and "--steps 4" in earlier  # the first run's checkpoint and command
+    settings = json.loads((tmp_path / "models" / "longer" / "1" / "kbert.json").read_text())["model_card"]["settings"]
+    assert settings["seq_length"] == 48 and not {"preset", "vocab_size"} & set(settings)  # the checkpoint's, not these
     assert train.main(["finetune", str(root / "train.csv"), "--eval-file", str(root / "test.csv"), "--output-dir",
                        str(tmp_path / "classifier"), "--init-checkpoint", str(tmp_path / "longer"), "--steps", "1",
                        "--batch-size", "8", "--seq-length", "48"]) == 0

@@ -51,7 +51,8 @@ def _model_card(run_dir: str, saved: dict, job: Job, until_step: int | None = No
         if key in resolved:
             card[key] = resolved[key]
     card["command"] = resolved.get("command") or " ".join(sys.argv) or "train.py"
-    card["settings"] = {key: value for key, value in settings.items() if key not in _NOT_RECIPE and value is not None}
+    left_out = _NOT_RECIPE | (_FROM_THE_CHECKPOINT if settings.get("init_checkpoint") else set())
+    card["settings"] = {key: value for key, value in settings.items() if key not in left_out and value is not None}
     if resolved.get("init_checkpoint"):
         card["started_from"] = _earlier_run(resolved["init_checkpoint"])
     evaluation = os.path.join(run_dir, EVAL_FILE)
@@ -63,6 +64,8 @@ def _model_card(run_dir: str, saved: dict, job: Job, until_step: int | None = No
 # Settings that say where files go or how a run is kept, not how the model trained: left out of the card's settings
 # (the data, the starting checkpoint and the resolved precision have their own entries).
 _NOT_RECIPE = RESUMABLE_CHANGES | {"data_dir", "corpus", "train_file", "eval_file", "init_checkpoint", "precision"}
+# Settings that a run started from a checkpoint does not use: the model and vocabulary come with the checkpoint.
+_FROM_THE_CHECKPOINT = {"preset", "bert_config", "vocab", "vocab_size"}
 
 # What a card repeats of the card of the run (or exported model) that its run started from.
 _CARRIED = ("data", "steps", "tokens_seen", "training_time", "command", "settings", "started_from")
