@@ -51,10 +51,11 @@ def _model_card(run_dir: str, saved: dict, job: Job, until_step: int | None = No
         if key in resolved:
             card[key] = resolved[key]
     card["command"] = resolved.get("command") or " ".join(sys.argv) or "train.py"
-    left_out = _NOT_RECIPE | (_FROM_THE_CHECKPOINT if settings.get("init_checkpoint") else set())
+    start = resolved.get("init_checkpoint")
+    left_out = _NOT_RECIPE | (_FROM_THE_CHECKPOINT if start else set())
     card["settings"] = {key: value for key, value in settings.items() if key not in left_out and value is not None}
-    if resolved.get("init_checkpoint"):
-        card["started_from"] = _earlier_run(resolved["init_checkpoint"])
+    if start:
+        card["started_from"] = _earlier_run(start)
     evaluation = os.path.join(run_dir, EVAL_FILE)
     if os.path.exists(evaluation):
         card["metrics"] = read_json(evaluation)
