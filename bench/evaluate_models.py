@@ -1,10 +1,14 @@
-"""Writes EVALUATION.md and its learning-curve PNG for the demo models: held-out masked-LM and next-sentence figures
-of every checkpoint of the pretraining run, fill-mask and next-sentence answers of the exported pretrainer on
-held-out text, and the exported sentiment classifier against a majority-class and a TF-IDF baseline (on the
-demo's test reviews and on short reviews written for it).
+"""Writes EVALUATION.md for the demo models: fill-mask and next-sentence answers of the exported pretrainer on
+held-out text, the exported sentiment classifier against a majority-class and a TF-IDF baseline (on the demo's test
+reviews and on short reviews written for it) and, given the pretraining run, the held-out masked-LM and next-sentence
+figures of its every checkpoint with their learning-curve PNG.
 
-    .venv/bin/python bench/evaluate_models.py [--pretrain-run runs/zh-mini] [--pretrained-model saved_models/zh-mini]
-        [--classifier saved_models/zh-mini-sentiment] [--output EVALUATION.md] [--figure bench/evaluation_curve.png]
+    .venv/bin/python bench/evaluate_models.py [--pretrained-model saved_models/zh-mini]
+        [--classifier saved_models/zh-mini-sentiment] [--output EVALUATION.md]
+        [--pretrain-run RUN_DIR --figure bench/evaluation_curve.png]
+
+The shipped models need nothing else: their cards name the corpus they were trained on. The pretraining run's
+checkpoints are not in git, so the curve can be drawn only where the run was trained.
 
 Every figure in the report is computed by this command (see kbert/reports/evaluation.py); the report says how to
 rerun it.
@@ -27,8 +31,9 @@ from kbert.reports.evaluation import evaluate_models  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pretrain-run", default="runs/zh-mini",
-                        help="a run directory of train.py pretrain (default: %(default)s)")
+    parser.add_argument("--pretrain-run",
+                        help="the pretrainer's run directory (train.py pretrain --output-dir): adds the held-out "
+                             "figures of its every checkpoint (default: none)")
     parser.add_argument("--pretrained-model", default="saved_models/zh-mini",
                         help="the exported pretrainer: a model's directory (its latest version) or a version "
                              "(default: %(default)s)")
@@ -36,7 +41,10 @@ def main() -> None:
                         help="the exported sentiment classifier (default: %(default)s)")
     parser.add_argument("--output", default="EVALUATION.md", help="the report (default: %(default)s)")
     parser.add_argument("--figure", default="bench/evaluation_curve.png",
-                        help="the learning-curve PNG, linked from the report (default: %(default)s)")
+                        help="the learning-curve PNG of --pretrain-run, linked from the report (default: %(default)s)")
+    parser.add_argument("--corpus",
+                        help="the pretrainer's training corpus, for the bigram's counts and the held-out sentence "
+                             "pairs (default: the run's, else the one the model card names)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the sentences and pairs drawn (default: %(default)s)")
     parser.add_argument("--fill-mask-corpus", default="peoples-daily-199801",
@@ -51,21 +59,27 @@ def main() -> None:
     parser.add_argument("--speed-command", default="python bench/time_to_quality.py ...",
                         help="the command that drew --speed-figure, quoted in the report")
     args = parser.parse_args()
-    command = ["python", "bench/evaluate_models.py", "--pretrain-run", args.pretrain_run, "--pretrained-model",
-               args.pretrained_model, "--classifier", args.classifier, "--output", args.output, "--figure",
-               args.figure, "--seed", str(args.seed), "--fill-mask-corpus", args.fill_mask_corpus, "--everyday",
-               args.everyday, "--short-reviews", args.short_reviews, "--speed-figure", args.speed_figure,
-               "--speed-command", args.speed_command]
+    run = ["--pretrain-run", args.pretrain_run, "--figure", args.figure] if args.pretrain_run else []
+    corpus = ["--corpus", args.corpus] if args.corpus else []
+    command = ["python", "bench/evaluate_models.py", *run, "--pretrained-model", args.pretrained_model,
+               "--classifier", args.classifier, "--output", args.output, *corpus, "--seed", str(args.seed),
+               "--fill-mask-corpus", args.fill_mask_corpus, "--everyday", args.everyday, "--short-reviews",
+               args.short_reviews, "--speed-figure", args.speed_figure, "--speed-command", args.speed_command]
     results = evaluate_models(args.pretrain_run, args.pretrained_model, args.classifier, args.output, args.figure,
                               shlex.join(command), seed=args.seed, fill_mask_corpus=args.fill_mask_corpus,
-                              everyday=args.everyday, short_reviews=args.short_reviews,
+                              everyday=args.everyday, short_reviews=args.short_reviews, corpus=args.corpus,
                               speed=(args.speed_figure, args.speed_command) if os.path.exists(args.speed_figure)
                               else None)
-    final = results["pretraining"]["rows"][-1]
-    print(f"wrote {args.output} and {args.figure} in {results['seconds']:.0f}s: step {final['step']} held-out MLM "
-          f"accuracy {final['mlm_accuracy']:.4f}, fill-mask top-1 {results['fill_mask']['sample_rates']['top_1']:.4f} "
-          f"(bigram {results['fill_mask']['bigram_rates']['top_1']:.4f}), "
-          f"sentiment accuracy {results['sentiment']['classifier']['accuracy']:.4f}")
+    fill, curve = results["fill_mask"], results["pretraining"]
+    wrote = f"{args.output} and {args.figure}" if curve else args.output
+    final = (f"step {curve['rows'][-1]['step']} held-out MLM accuracy {curve['rows'][-1]['mlm_accuracy']:.4f}, "
+             if curve else "")
+    print(f"wrote {wrote} in {results['seconds']:.0f}s: {final}fill-mask top-1 / top-5 "
+          f"{fill['sample_rates']['top_1']:.4f} / {fill['sample_rates']['top_k']:.4f} (bigram "
+          f"{fill['bigram_rates']['top_1']:.4f} / {fill['bigram_rates']['top_5']:.4f}), next sentence "
+          f"{results['next_sentence']['accuracy']:.4f}, sentiment accuracy "
+          f"{results['sentiment']['classifier']['accuracy']:.4f} (TF-IDF + LR "
+          f"{results['sentiment']['tfidf']['accuracy']:.4f})")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from kbert.reports.evaluation import (
     tfidf_logistic_regression,
 )
 from kbert.text.bigram import CharacterBigram
-from kbert.text.corpus import load_corpus
+from kbert.text.corpus import DEFAULT_CORPUS, EMBEDDED_CORPORA, load_corpus
 from kbert.text.masked_characters import masked_characters
 from kbert.text.normalization import CJK_CHARS
 from kbert.text.sentiment import LABEL_NAMES, SentimentData
@@ -126,6 +126,45 @@ def test_a_run_directory_without_checkpoints_is_refused_naming_it(models, tmp_pa
         pretraining_curve(str(empty))
     with pytest.raises(FileNotFoundError, match="no such directory"):
         checkpoint_prefixes(str(tmp_path / "missing"))
+
+
+def test_without_its_run_the_report_reads_the_corpus_from_the_model_card_and_leaves_out_the_curve(models, report,
+                                                                                                   tmp_path):
+    # A fresh clone has the exported models but not the run's checkpoints: the report must still regenerate, with
+    # the same fill-mask, bigram and sentence-pair figures as where the run is at hand.
+    restored = pretraining.restore_run(models["run"])
+    card = {**MODEL_CARD, "data": pretraining.describe_data({"corpus": str(models["root"] / "corpus.txt")})}
+    pretrained = export_model(restored.model, restored.tokenizer, tmp_path / "models", name="zh", seq_length=64,
+                              model_card=card)
+    output, figure = tmp_path / "EVALUATION.md", tmp_path / "curve.png"
+    results = evaluate_models(None, str(pretrained), str(models["classifier"]), str(output), str(figure),
+                              "python bench/evaluate_models.py --seed 3", seed=3, shown=6, fill_mask_sample=40,
+                              pairs=30, sentiment=models["sentiment"], data_dir=str(models["root"] / "data"))
+    with_run = report[0]
+    for key in ("sample_rates", "bigram_rates"):
+        assert results["fill_mask"][key] == with_run["fill_mask"][key]
+    assert results["next_sentence"] == with_run["next_sentence"]
+    assert results["corpus"] == with_run["corpus"]
+    assert results["pretraining"] is None and not figure.exists()
+    text = output.read_text(encoding="utf-8")
+    assert "\n## Pretraining\n\nNo pretraining run was given" in text and "pretraining run |" not in text
+    assert "For comparison, the held-out NSP accuracy" not in text
+    assert f"| character bigram | {results['fill_mask']['bigram_rates']['top_1']:.4f} |" in text
+
+
+def test_without_its_run_a_model_card_that_names_no_corpus_is_refused_naming_the_model(models, tmp_path):
+    with pytest.raises(ValueError, match=re.escape(str(models["pretrained"])) + r".*does not name a corpus"):
+        evaluate_models(None, str(models["pretrained"]), str(models["classifier"]), str(tmp_path / "E.md"),
+                        str(tmp_path / "curve.png"), "python bench/evaluate_models.py")
+    assert not (tmp_path / "E.md").exists()
+
+
+def test_the_corpus_a_model_card_describes_is_the_one_it_was_trained_on(tmp_path):
+    for name in EMBEDDED_CORPORA:
+        assert pretraining.described_corpus(pretraining.describe_data({"corpus": name})) == name
+    assert pretraining.described_corpus(pretraining.describe_data({"corpus": None})) == DEFAULT_CORPUS
+    path = str(tmp_path / "my corpus.txt")
+    assert pretraining.described_corpus(pretraining.describe_data({"corpus": path})) == path
 
 
 def test_fill_mask_characters_come_from_held_out_sentences_never_seen_in_training(models):

@@ -1,6 +1,6 @@
-"""The evaluation report of the demo models (EVALUATION.md): the held-out masked-LM and next-sentence figures of
-every checkpoint of a pretraining run, the exported pretrainer's fill-mask and next-sentence answers on held-out
-text, and the exported sentiment classifier next to two baselines. Every figure is computed here, none typed in;
+"""The evaluation report of the demo models (EVALUATION.md): the exported pretrainer's fill-mask and next-sentence
+answers on held-out text, the exported sentiment classifier next to two baselines and, where its run is at hand, the
+held-out figures of every checkpoint of the pretraining run. Every figure is computed here, none typed in;
 `bench/evaluate_models.py` is the command line.
 
 >>> corpus = load_corpus()                                          # the demo corpus, People's Daily
@@ -151,6 +151,8 @@ def fill_mask_answers(model: FillMaskPipeline, examples: Sequence[MaskedCharacte
                       ) -> list[dict[str, Any]]:
     """The model's `top_k` guesses (`token`, `score`) for each example, and whether the answer is the first
     (`top_1`) or any of them (`top_k`)."""
+    if not examples:
+        return []
     mask = model.metadata["mask_token"]
     guesses = model([example.masked(mask) for example in examples], top_k=top_k)
     answers = []
@@ -294,42 +296,52 @@ def describe_machine() -> str:
             f"TensorFlow {tf.__version__}")
 
 
-def evaluate_models(pretrain_run: str, pretrained_model: str, classifier: str, output: str, figure: str,
+def evaluate_models(pretrain_run: str | None, pretrained_model: str, classifier: str, output: str, figure: str,
                     command: str, seed: int = 0, shown: int = 20, fill_mask_sample: int = 1000, pairs: int = 1000,
                     sentiment: SentimentData | None = None, fill_mask_corpus: str | None = None,
                     everyday: str | None = None, speed: tuple[str, str] | None = None,
-                    short_reviews: str | None = None) -> dict[str, Any]:
-    """Evaluates the pretraining run, the exported pretrainer and the exported classifier (on `sentiment`, by
-    default the review demo's test split); writes the curve to `figure` and the report to `output`; returns the
-    figures. `command` is what the report says regenerates it. Fill-mask is tried on held-out characters of
-    `fill_mask_corpus` (default: the run's corpus) beside a character bigram counted on the run's training text,
-    and on the sentences of the `everyday` file (read_marked_sentences); `speed` is a time-to-quality figure to
-    show, (its path, the command that drew it); `short_reviews` a labelled file the classifier is also tried on."""
+                    short_reviews: str | None = None, corpus: str | None = None, data_dir: str = "data"
+                    ) -> dict[str, Any]:
+    """Evaluates the exported pretrainer and the exported classifier (on `sentiment`, by default the review demo's
+    test split) and, where `pretrain_run` is given, every checkpoint of that run, whose curve goes to `figure`;
+    writes the report to `output`; returns the figures. `command` is what the report says regenerates it.
+    The pretrainer's training `corpus` (default: the run's, else the one its model card names) gives the character
+    bigram's counts and the held-out sentence pairs. Fill-mask is tried on held-out characters of `fill_mask_corpus`
+    (default: that corpus) and on the sentences of the `everyday` file (read_marked_sentences); `speed` is a
+    time-to-quality figure to show, (its path, the command that drew it); `short_reviews` a labelled file the
+    classifier is also tried on."""
     began = time.monotonic()
-    settings = run_settings(pretrain_run)
-    corpus = load_corpus(settings.corpus, settings.data_dir)
-    curve = pretraining_curve(pretrain_run, corpus)
-    plot_curve(curve, read_records(os.path.join(pretrain_run, METRICS_FILE)), figure)
-
     fill = pipeline("fill-mask", pretrained_model)
-    bigram = CharacterBigram.fit(corpus.texts("train"))
-    tried = corpus if fill_mask_corpus is None else load_corpus(fill_mask_corpus, settings.data_dir)
+    settings = run_settings(pretrain_run) if pretrain_run else None
+    if settings is not None:
+        data_dir = settings.data_dir
+    if corpus is None:
+        corpus = settings.corpus if settings is not None else training_corpus(fill)
+    text = load_corpus(corpus, data_dir)
+    curve = None
+    if pretrain_run:
+        curve = pretraining_curve(pretrain_run, text)
+        plot_curve(curve, read_records(os.path.join(pretrain_run, METRICS_FILE)), figure)
+
+    bigram = CharacterBigram.fit(text.texts("train"))
+    tried = text if fill_mask_corpus is None else load_corpus(fill_mask_corpus, data_dir)
     examples = heldout_examples(tried, bigram, max(shown, fill_mask_sample), seed)
     answers = fill_mask_answers(fill, examples)
     daily = [] if everyday is None else read_marked_sentences(everyday)
     daily_answers = fill_mask_answers(fill, [example for _, example in daily])
     next_sentence = pipeline("next-sentence", pretrained_model)
-    held_out_pairs = sentence_pairs(corpus.heldout, pairs, seed)
+    held_out_pairs = sentence_pairs(text.heldout, pairs, seed)
     sorter = pipeline("classify", classifier)
     results = {
         "command": command, "machine": describe_machine(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "models": {"pretraining run": {"path": pretrain_run, "card": {}},
+        "models": {**({"pretraining run": {"path": pretrain_run, "card": {}}} if pretrain_run else {}),
                    "pretrained model": {"path": str(fill.path), "card": fill.metadata["model_card"]},
                    "classifier": {"path": str(sorter.path), "card": sorter.metadata["model_card"]}},
-        "corpus": {"name": corpus.name, **corpus.stats()["heldout"]},
+        "corpus": {"name": text.name, **text.stats()["heldout"]},
         "pretraining": curve,
-        "figure": os.path.relpath(os.path.abspath(figure), os.path.dirname(os.path.abspath(output))),
+        "figure": None if curve is None else os.path.relpath(os.path.abspath(figure),
+                                                             os.path.dirname(os.path.abspath(output))),
         "fill_mask": {"shown": answers[:shown], "shown_rates": hit_rates(answers[:shown]),
                       "sample_rates": hit_rates(answers), "corpus": tried.name,
                       "bigram_rates": quality.hit_rates(examples, quality.bigram_guesses(bigram, examples))},
@@ -348,11 +360,19 @@ def evaluate_models(pretrain_run: str, pretrained_model: str, classifier: str, o
     return results
 
 
+def training_corpus(model: FillMaskPipeline) -> str:
+    """The corpus that an exported pretrainer's model card says it was trained on."""
+    data = (model.metadata.get("model_card") or {}).get("data", "")
+    try:
+        return pretraining.described_corpus(data)
+    except ValueError as error:
+        raise ValueError(f"{model.path}: {error} Pass the corpus it was trained on, or its pretraining run.") from None
+
+
 def render_report(results: dict[str, Any]) -> str:
     """EVALUATION.md from `evaluate_models`' figures."""
     curve, fill, pairs, sentiment = (results[key] for key in ("pretraining", "fill_mask", "next_sentence",
                                                                 "sentiment"))
-    final = curve["rows"][-1]
     lines = ["# Evaluation of the demo models", "",
              f"Generated {results['date']} in {results['seconds']:.0f} s on {results['machine']}. Every figure below "
              "is computed by this command, run from the repository root; run it again to regenerate this file:", "",
@@ -362,24 +382,11 @@ def render_report(results: dict[str, Any]) -> str:
         if model["card"]:
             lines += ["", f"Model card of the {name} (`kbert.json`):", "", "| field | value |", "|---|---|"]
             lines += [f"| `{key}` | {_cell(value)} |" for key, value in _flatten(model["card"])]
-    lines += ["", "## Pretraining", "",
-              f"Held-out masked-LM and next-sentence figures of `{curve['run_dir']}` at initialisation (step 0: the "
-              "same config, untrained) and at every checkpoint in the run directory, on the held-out split of the "
-              f"corpus `{results['corpus']['name']}` ({results['corpus']['documents']} documents, "
-              f"{results['corpus']['sentences']} sentences) made into {curve['examples']} pretraining examples with "
-              f"{curve['masked_tokens']} masked tokens (fixed masks, {curve['precision']}). Perplexity is exp(mean "
-              "held-out MLM cross-entropy). As in BERT (kbert.text.masking), a masked-LM target shows [MASK] 80% of "
-              "the time, a random token 10% and itself 10%, so the model can copy one in ten: fill-mask below, where "
-              "every target is a [MASK] and a Chinese character, is harder.", "",
-              "| step | MLM accuracy | MLM perplexity | NSP accuracy |", "|---|---|---|---|"]
-    lines += [f"| {row['step']} | {row['mlm_accuracy']:.4f} | {row['mlm_perplexity']:.2f} | {row['nsp_accuracy']:.4f} |"
-              for row in curve["rows"]]
-    references = curve["references"]
-    lines += ["", f"References on the same examples: always the most frequent masked token "
-              f"{references['mlm_accuracy_most_frequent_token']:.4f} MLM accuracy; always the majority NSP label "
-              f"{references['nsp_accuracy_majority_label']:.4f} NSP accuracy.", "",
-              f"![held-out MLM accuracy, perplexity and NSP accuracy against step, with the training loss]"
-              f"({results['figure']})", "", "## Fill-mask", "", _fill_mask_intro(fill), "",
+    lines += ["", "## Pretraining", ""] + (_curve_section(results) if curve else [
+        "No pretraining run was given, so there is no learning curve here: the pretrained model's card above gives "
+        "its held-out figures at the end of training (`metrics`). On the machine that trained it, pass its run "
+        "directory (`--pretrain-run`, what `train.py pretrain --output-dir` wrote) to evaluate every checkpoint.", ""])
+    lines += ["## Fill-mask", "", _fill_mask_intro(fill), "",
               "| # | sentence with [MASK] | answer | top 5 (probability) | in top 1 | in top 5 |",
               "|---|---|---|---|---|---|"]
     for number, answer in enumerate(fill["shown"], 1):
@@ -390,7 +397,8 @@ def render_report(results: dict[str, Any]) -> str:
     lines += ["", f"These {shown['examples']}: in top 1 {shown['top_1']:.2f}, in top 5 {shown['top_k']:.2f}. "
               f"Over {sample['examples']} held-out characters chosen the same way (these {shown['examples']} "
               "included), beside the line a masked LM must beat: a character bigram counted on the model's training "
-              "text, which scores a character c between its neighbours as P(c | left) P(right | c):", "",
+              f"text (`{results['corpus']['name']}`), which scores a character c between its neighbours as "
+              "P(c | left) P(right | c):", "",
               "| system | top-1 | top-5 |", "|---|---|---|",
               f"| kbert (`{results['models']['pretrained model']['path']}`) | {sample['top_1']:.4f} | "
               f"{sample['top_k']:.4f} |",
@@ -415,15 +423,40 @@ def render_report(results: dict[str, Any]) -> str:
     lines += _short_reviews_section(sentiment["short_reviews"])
     lines += ["", "## Sentence pairs", "",
               f"Next-sentence prediction of the pretrained model on {pairs['examples']} pairs from "
-              f"{pairs['documents']} held-out documents: {pairs['is_next']} are a sentence and the next one in its "
-              f"document, {pairs['not_next']} a sentence and a random sentence of another held-out document. "
-              "Predicted is-next where p(is next) >= 0.5.", "",
+              f"{pairs['documents']} held-out documents of `{results['corpus']['name']}`: {pairs['is_next']} are a "
+              f"sentence and the next one in its document, {pairs['not_next']} a sentence and a random sentence of "
+              "another held-out document. Predicted is-next where p(is next) >= 0.5.", "",
               f"Accuracy {pairs['accuracy']:.4f}: {pairs['is_next_correct']} of {pairs['is_next']} is-next pairs "
               f"and {pairs['not_next_correct']} of {pairs['not_next']} not-next pairs right (always the commoner "
-              f"answer: {max(pairs['is_next'], pairs['not_next']) / pairs['examples']:.4f}). For comparison, the "
-              f"held-out NSP accuracy in the pretraining format (section Pretraining, step {final['step']}, "
-              f"{curve['examples']} examples): {final['nsp_accuracy']:.4f}.", ""]
+              f"answer: {max(pairs['is_next'], pairs['not_next']) / pairs['examples']:.4f})."
+              + ("" if curve is None else
+                 " For comparison, the held-out NSP accuracy in the pretraining format (section Pretraining, step "
+                 f"{curve['rows'][-1]['step']}, {curve['examples']} examples): "
+                 f"{curve['rows'][-1]['nsp_accuracy']:.4f}."), ""]
     return "\n".join(lines)
+
+
+def _curve_section(results: dict[str, Any]) -> list[str]:
+    """The pretraining run's held-out figures at every checkpoint, a table and the figure."""
+    curve = results["pretraining"]
+    lines = [f"Held-out masked-LM and next-sentence figures of `{curve['run_dir']}` at initialisation (step 0: the "
+             "same config, untrained) and at every checkpoint in the run directory, on the held-out split of the "
+             f"corpus `{results['corpus']['name']}` ({results['corpus']['documents']} documents, "
+             f"{results['corpus']['sentences']} sentences) made into {curve['examples']} pretraining examples with "
+             f"{curve['masked_tokens']} masked tokens (fixed masks, {curve['precision']}). Perplexity is exp(mean "
+             "held-out MLM cross-entropy). As in BERT (kbert.text.masking), a masked-LM target shows [MASK] 80% of "
+             "the time, a random token 10% and itself 10%, so the model can copy one in ten: fill-mask below, where "
+             "every target is a [MASK] and a Chinese character, is harder.", "",
+             "| step | MLM accuracy | MLM perplexity | NSP accuracy |", "|---|---|---|---|"]
+    lines += [f"| {row['step']} | {row['mlm_accuracy']:.4f} | {row['mlm_perplexity']:.2f} | {row['nsp_accuracy']:.4f} |"
+              for row in curve["rows"]]
+    references = curve["references"]
+    lines += ["", f"References on the same examples: always the most frequent masked token "
+              f"{references['mlm_accuracy_most_frequent_token']:.4f} MLM accuracy; always the majority NSP label "
+              f"{references['nsp_accuracy_majority_label']:.4f} NSP accuracy.", "",
+              f"![held-out MLM accuracy, perplexity and NSP accuracy against step, with the training loss]"
+              f"({results['figure']})", ""]
+    return lines
 
 
 def _short_reviews_section(short: dict[str, Any] | None) -> list[str]:

@@ -113,6 +113,16 @@ def describe_data(settings: dict) -> str:
     return f"corpus: {EMBEDDED_DESCRIPTIONS[corpus] if is_embedded(corpus) else corpus}"
 
 
+def described_corpus(data: str) -> str:
+    """The corpus (an embedded name or the path given) that a model card's data line (describe_data) names: an
+    exported pretrainer says what it was trained on even where its run is gone."""
+    if not data.startswith("corpus: "):
+        raise ValueError(f"the model card's data field {data!r} does not name a corpus (\"corpus: ...\"); name the "
+                         "training corpus yourself.")
+    described = data.removeprefix("corpus: ")
+    return next((name for name, text in EMBEDDED_DESCRIPTIONS.items() if text == described), described)
+
+
 def restore_run(run_dir: str, strategy: tf.distribute.Strategy | None = None) -> RestoredRun:
     """A pretraining run's model (at its newest checkpoint), tokenizer and settings, built under the current dtype
     policy."""
