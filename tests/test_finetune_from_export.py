@@ -12,6 +12,8 @@ import train
 from kbert.config import BertConfig
 from kbert.models import BertBackbone
 from kbert.training import pretraining
+from kbert.training.exporting import _model_card
+from kbert.training.jobs import job_of_run
 from kbert.training.starting_point import starting_point
 
 
@@ -57,6 +59,11 @@ def test_train_py_fine_tunes_from_an_export_with_encoder_dropout_and_its_card_sa
     assert train.main(["export", str(output), "--models-dir", str(tmp_path / "models")]) == 0
     earlier = (tmp_path / "models" / "classifier" / "1" / "README.md").read_text().split("## Started from")[1]
     assert str(model_dir / "1") in earlier and "--steps 4" in earlier  # the export, and how it was made
+    card = json.loads((tmp_path / "models" / "classifier" / "1" / "kbert.json").read_text())["model_card"]
+    assert card["settings"]["text_column"] == "text" and card["settings"]["label_column"] == "label"  # train.csv's
+    job, saved = job_of_run(str(output))
+    demo = {**saved, "settings": {**saved["settings"], "train_file": None}}  # as a run on the embedded demo saves it
+    assert not {"text_column", "label_column"} & set(_model_card(str(output), demo, job)["settings"])
 
 
 def _damage_variables(version_dir):

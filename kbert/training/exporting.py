@@ -52,7 +52,8 @@ def _model_card(run_dir: str, saved: dict, job: Job, until_step: int | None = No
             card[key] = resolved[key]
     card["command"] = resolved.get("command") or " ".join(sys.argv) or "train.py"
     start = resolved.get("init_checkpoint")
-    left_out = _NOT_RECIPE | (_FROM_THE_CHECKPOINT if start else set())
+    left_out = (_NOT_RECIPE | (_FROM_THE_CHECKPOINT if start else set())
+                | (set() if settings.get("train_file") else _FILE_COLUMNS))
     card["settings"] = {key: value for key, value in settings.items() if key not in left_out and value is not None}
     if start:
         card["started_from"] = _earlier_run(start)
@@ -65,6 +66,8 @@ def _model_card(run_dir: str, saved: dict, job: Job, until_step: int | None = No
 # Settings that say where files go or how a run is kept, not how the model trained: left out of the card's settings
 # (the data, the starting checkpoint and the resolved precision have their own entries).
 _NOT_RECIPE = RESUMABLE_CHANGES | {"data_dir", "corpus", "train_file", "eval_file", "init_checkpoint", "precision"}
+# Settings that name the columns of a labelled file: nothing to say where the run read the embedded demo instead.
+_FILE_COLUMNS = {"text_column", "text_pair_column", "label_column"}
 # Settings that a run started from a checkpoint does not use: the model and vocabulary come with the checkpoint.
 _FROM_THE_CHECKPOINT = {"preset", "bert_config", "vocab", "vocab_size"}
 
