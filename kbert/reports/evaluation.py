@@ -312,16 +312,15 @@ def evaluate_models(pretrain_run: str | None, pretrained_model: str, classifier:
     classifier is also tried on."""
     began = time.monotonic()
     fill = pipeline("fill-mask", pretrained_model)
-    settings = run_settings(pretrain_run) if pretrain_run else None
-    if settings is not None:
-        data_dir = settings.data_dir
-    if corpus is None:
-        corpus = settings.corpus if settings is not None else training_corpus(fill)
-    text = load_corpus(corpus, data_dir)
     curve = None
     if pretrain_run:
+        settings = run_settings(pretrain_run)
+        data_dir, corpus = settings.data_dir, settings.corpus if corpus is None else corpus
+        text = load_corpus(corpus, data_dir)
         curve = pretraining_curve(pretrain_run, text)
         plot_curve(curve, read_records(os.path.join(pretrain_run, METRICS_FILE)), figure)
+    else:
+        text = load_corpus(training_corpus(fill) if corpus is None else corpus, data_dir)
 
     bigram = CharacterBigram.fit(text.texts("train"))
     tried = text if fill_mask_corpus is None else load_corpus(fill_mask_corpus, data_dir)

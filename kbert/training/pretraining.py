@@ -117,8 +117,7 @@ def described_corpus(data: str) -> str:
     """The corpus (an embedded name or the path given) that a model card's data line (describe_data) names: an
     exported pretrainer says what it was trained on even where its run is gone."""
     if not data.startswith("corpus: "):
-        raise ValueError(f"the model card's data field {data!r} does not name a corpus (\"corpus: ...\"); name the "
-                         "training corpus yourself.")
+        raise ValueError(f"the model card's data field {data!r} does not name a corpus (\"corpus: ...\").")
     described = data.removeprefix("corpus: ")
     return next((name for name, text in EMBEDDED_DESCRIPTIONS.items() if text == described), described)
 
