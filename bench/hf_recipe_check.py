@@ -139,11 +139,10 @@ def main() -> None:
     for step in range(1, args.steps + 1):
         batch = torch_batch(next(batches))
         out = model(**{k: v for k, v in batch.items() if k not in ("labels", "next_sentence_label")})
-        loss = sum(weight * torch.nn.functional.cross_entropy(logits, labels)  # means; -100 labels ignored
-                   for weight, logits, labels in (
-                       (1.0, out.prediction_logits.flatten(0, 1), batch["labels"].flatten()),
-                       (settings.get("nsp_weight", 1.0), out.seq_relationship_logits, batch["next_sentence_label"])))
-        # = Hugging Face's out.loss (masked-LM + next-sentence) with kbert's --nsp-weight on the second
+        # Hugging Face's out.loss (both cross-entropies, means; -100 labels ignored) with kbert's --nsp-weight
+        mlm = torch.nn.functional.cross_entropy(out.prediction_logits.flatten(0, 1), batch["labels"].flatten())
+        nsp = torch.nn.functional.cross_entropy(out.seq_relationship_logits, batch["next_sentence_label"])
+        loss = mlm + settings.get("nsp_weight", 1.0) * nsp
         optimizer.zero_grad()
         loss.backward()
         if settings["clip_norm"]:
