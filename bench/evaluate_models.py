@@ -29,9 +29,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from kbert.reports.evaluation import evaluate_models  # noqa: E402
 
 # The time-to-quality curve of the shipped zh-mini's recipe, and the command (bench/README) that drew it.
+SHIPPED_RECIPE_FIGURE = "bench/time_to_quality_v6.png"
 SHIPPED_RECIPE_CURVE = (".venv/bin/python bench/time_to_quality.py /work/exp/m16k /work/exp/m16k_p2e4k "
                         "/work/exp/m16k_nsp025 /work/exp/m16k_nsp025_p2 --measure-speed --figure "
-                        "bench/time_to_quality_v6.png")
+                        f"{SHIPPED_RECIPE_FIGURE}")
 
 
 def main() -> None:
@@ -59,7 +60,7 @@ def main() -> None:
                         help="everyday sentences with one character marked 【x】 (default: %(default)s)")
     parser.add_argument("--short-reviews", default="kbert/text/everyday_reviews_zh.tsv",
                         help="short reviews (text<TAB>label) the classifier is also tried on (default: %(default)s)")
-    parser.add_argument("--speed-figure", default="bench/time_to_quality_v6.png",
+    parser.add_argument("--speed-figure", default=SHIPPED_RECIPE_FIGURE,
                         help="the time-to-quality PNG to show, if it exists (default: %(default)s, the shipped "
                              "zh-mini's recipe)")
     parser.add_argument("--speed-command", default=SHIPPED_RECIPE_CURVE,
